@@ -1,0 +1,327 @@
+//! Password hashes as vmail-sql stores them: `{scheme}hash` or a bare hash.
+//!
+//! INTERFACE (implemented by the password helper; the rest of the crate uses only these items).
+//!
+//! Reading follows two masters at once. tpop3d (the seed's POP3 daemon) knows `{md5}`, `{crypt}`,
+//! `{crypt_md5}`, `{plaintext}`, `{mysql}` and `{sha1}`, and treats a value without a prefix as hex
+//! MD5. Dovecot reads the same column with its own names (`{PLAIN-MD5}`, `{SSHA}`,
+//! `{SHA512-CRYPT}`, `{ARGON2ID}`, ...), case-insensitively, and accepts bare `$1$`-style crypt
+//! strings. Prefixes are matched case-insensitively, so every value either daemon accepted still
+//! verifies. Anything unknown, empty or malformed never verifies.
+//!
+//! Writing always stores the `{prefix}`, so a site can later change its policy and tell old
+//! hashes from new ones ([`identify`]).
+//!
+//! Every comparison of a computed value with a stored one is constant-time (`subtle`), and every
+//! scheme is implemented natively: nothing shells out, nothing depends on the libc's `crypt(3)`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use subtle::ConstantTimeEq;
+
+use crate::error::{Error, ErrorKind, Result};
+
+mod crypt;
+mod digest;
+mod kdf;
+#[cfg(test)]
+mod tests;
+
+use crypt::CryptHash;
+use digest::Digest;
+
+/// A scheme the library can write new hashes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scheme {
+    /// `{crypt}$6$...`: SHA-512-crypt under tpop3d's `{crypt}`; tpop3d, Dovecot 2.3 and Exim's
+    /// `crypteq` all verify it. The default.
+    #[default]
+    Crypt,
+    /// `{SHA512-CRYPT}$6$...` (Dovecot's name).
+    Sha512Crypt,
+    /// `{SHA256-CRYPT}$5$...`.
+    Sha256Crypt,
+    /// `{BLF-CRYPT}$2y$...` (bcrypt, cost 10).
+    BlfCrypt,
+    /// `{ARGON2ID}$argon2id$...` (Dovecot-compatible PHC string).
+    Argon2id,
+    /// `{crypt}$y$...` (yescrypt, Debian's shadow default).
+    Yescrypt,
+    /// `{crypt_md5}$1$...` (legacy, weak; only for sites that still need it).
+    CryptMd5,
+    /// `{md5}` + 32 hex digits (legacy, weak).
+    Md5,
+    /// `{plaintext}` cleartext (needed for APOP).
+    Plaintext,
+}
+
+/// What a stored hash is, for health reports and upgrade decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredScheme {
+    /// A stable display name such as `"MD5 (hex)"`, `"SHA-512-crypt"`, `"DES crypt"`.
+    pub name: &'static str,
+    /// True for schemes a policy should replace: unsalted digests, DES, MD5-crypt, old MySQL,
+    /// SHA1/SSHA. Not for SHA-crypt, bcrypt, yescrypt, Argon2. Plaintext counts as weak.
+    pub weak: bool,
+    /// True for `{plaintext}` (and Dovecot's PLAIN/CLEAR/CLEARTEXT).
+    pub plaintext: bool,
+}
+
+/// Longest password [`hash`] accepts and the crypt(3) family verifies, in bytes.
+///
+/// libxcrypt refuses longer passphrases (`CRYPT_MAX_PASSPHRASE_SIZE` is 512 with the NUL), so no
+/// stored crypt hash can come from one; the limit also bounds SHA-crypt's quadratic cost in the
+/// password length, which a hostile client could otherwise exploit.
+pub const MAX_PASSWORD_LEN: usize = 511;
+
+impl Scheme {
+    /// Every scheme, in the order of the enum (for help texts and completions).
+    pub const ALL: [Scheme; 9] = [
+        Scheme::Crypt,
+        Scheme::Sha512Crypt,
+        Scheme::Sha256Crypt,
+        Scheme::BlfCrypt,
+        Scheme::Argon2id,
+        Scheme::Yescrypt,
+        Scheme::CryptMd5,
+        Scheme::Md5,
+        Scheme::Plaintext,
+    ];
+
+    /// Parses a policy name, case-insensitive: "crypt" (default, {crypt}$6$), "SHA512-CRYPT",
+    /// "SHA256-CRYPT", "BLF-CRYPT", "ARGON2ID", "YESCRYPT", "CRYPT_MD5"/"MD5-CRYPT", "MD5",
+    /// "PLAINTEXT"/"PLAIN". Error kind InvalidInput otherwise.
+    ///
+    /// `CRYPT-MD5` (the seed README's spelling) is accepted as well.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for any other name; the message lists the valid ones.
+    pub fn parse(name: &str) -> Result<Scheme> {
+        let scheme = match name.trim().to_ascii_uppercase().as_str() {
+            "CRYPT" => Scheme::Crypt,
+            "SHA512-CRYPT" => Scheme::Sha512Crypt,
+            "SHA256-CRYPT" => Scheme::Sha256Crypt,
+            "BLF-CRYPT" => Scheme::BlfCrypt,
+            "ARGON2ID" => Scheme::Argon2id,
+            "YESCRYPT" => Scheme::Yescrypt,
+            "CRYPT_MD5" | "CRYPT-MD5" | "MD5-CRYPT" => Scheme::CryptMd5,
+            "MD5" => Scheme::Md5,
+            "PLAINTEXT" | "PLAIN" => Scheme::Plaintext,
+            _ => {
+                let names: Vec<&str> = Scheme::ALL.iter().map(|s| s.name()).collect();
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "unknown password scheme {name:?} (known: {})",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        };
+        Ok(scheme)
+    }
+
+    /// The canonical name used in config files ("crypt", "SHA512-CRYPT", ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Crypt => "crypt",
+            Scheme::Sha512Crypt => "SHA512-CRYPT",
+            Scheme::Sha256Crypt => "SHA256-CRYPT",
+            Scheme::BlfCrypt => "BLF-CRYPT",
+            Scheme::Argon2id => "ARGON2ID",
+            Scheme::Yescrypt => "YESCRYPT",
+            Scheme::CryptMd5 => "CRYPT_MD5",
+            Scheme::Md5 => "MD5",
+            Scheme::Plaintext => "PLAINTEXT",
+        }
+    }
+}
+
+impl FromStr for Scheme {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Scheme> {
+        Scheme::parse(name)
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A stored value, parsed and validated; what [`verify`] and [`identify`] share.
+enum Stored<'a> {
+    Digest(Digest),
+    Crypt(CryptHash<'a>),
+    Plain(&'a str),
+}
+
+impl Stored<'_> {
+    fn scheme(&self) -> StoredScheme {
+        let (name, weak) = match self {
+            Stored::Digest(d) => (d.name(), true),
+            Stored::Crypt(c) => (c.name(), c.weak()),
+            Stored::Plain(_) => ("plaintext", true),
+        };
+        StoredScheme {
+            name,
+            weak,
+            plaintext: matches!(self, Stored::Plain(_)),
+        }
+    }
+}
+
+/// Splits `{name}rest` into `(Some(name), rest)`, a value without a brace into `(None, value)`.
+/// `None` when a brace is opened but never closed, or the name holds odd characters.
+fn split_prefix(stored: &str) -> Option<(Option<&str>, &str)> {
+    let Some(after) = stored.strip_prefix('{') else {
+        return Some((None, stored));
+    };
+    let end = after.find('}')?;
+    let name = &after[..end];
+    let plausible = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    plausible.then(|| (Some(name), &after[end + 1..]))
+}
+
+/// Parses a stored value according to its prefix; `None` for anything that must never verify.
+fn parse(stored: &str) -> Option<Stored<'_>> {
+    use crypt::Kind;
+    use digest::Alg;
+
+    let (prefix, body) = split_prefix(stored)?;
+    if body.is_empty() {
+        return None;
+    }
+    let Some(prefix) = prefix else {
+        // tpop3d: hex MD5. Dovecot (default scheme MD5): that, or a bare crypt string.
+        return digest::parse_hex(Alg::Md5, body)
+            .map(Stored::Digest)
+            .or_else(|| crypt::parse(body, &Kind::BARE).map(Stored::Crypt));
+    };
+    let digest = |d: Option<Digest>| d.map(Stored::Digest);
+    let crypt = |kinds: &[Kind]| crypt::parse(body, kinds).map(Stored::Crypt);
+    match prefix.to_ascii_uppercase().as_str() {
+        // tpop3d's {md5} (hex or base64) and Dovecot's MD5 (MD5-crypt or a plain digest).
+        "MD5" => digest(digest::parse_unsalted(Alg::Md5, body)).or_else(|| crypt(&[Kind::Md5])),
+        "PLAIN-MD5" | "LDAP-MD5" => digest(digest::parse_unsalted(Alg::Md5, body)),
+        "SHA1" | "SHA" => digest(digest::parse_unsalted(Alg::Sha1, body)),
+        "SHA256" => digest(digest::parse_unsalted(Alg::Sha256, body)),
+        "SHA512" => digest(digest::parse_unsalted(Alg::Sha512, body)),
+        "SMD5" => digest(digest::parse_salted(Alg::Md5, body)),
+        "SSHA" => digest(digest::parse_salted(Alg::Sha1, body)),
+        "SSHA256" => digest(digest::parse_salted(Alg::Sha256, body)),
+        "SSHA512" => digest(digest::parse_salted(Alg::Sha512, body)),
+        "MYSQL" => digest(digest::parse_mysql(body)),
+        "PLAINTEXT" | "PLAIN" | "CLEAR" | "CLEARTEXT" => Some(Stored::Plain(body)),
+        "CRYPT" => crypt(&Kind::SYSTEM),
+        // `crypt-md5` is the seed README's spelling; tpop3d only knew `crypt_md5`.
+        "CRYPT_MD5" | "CRYPT-MD5" | "MD5-CRYPT" => crypt(&[Kind::Md5]),
+        "SHA256-CRYPT" => crypt(&[Kind::Sha256]),
+        "SHA512-CRYPT" => crypt(&[Kind::Sha512]),
+        "BLF-CRYPT" => crypt(&[Kind::Bcrypt]),
+        "ARGON2I" => crypt(&[Kind::Argon2i]),
+        "ARGON2ID" => crypt(&[Kind::Argon2id]),
+        _ => None,
+    }
+}
+
+/// Constant-time equality of two byte strings of (normally) equal length.
+///
+/// Lengths are public in every caller (fixed by the scheme), so an early length check leaks
+/// nothing about the password.
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// Verifies `password` against a stored value. False for a wrong password, and also for an empty,
+/// unknown-prefix or malformed stored value (never panics, never accepts). Constant-time compare.
+pub fn verify(stored: &str, password: &str) -> bool {
+    match parse(stored) {
+        Some(Stored::Digest(d)) => d.verify(password),
+        Some(Stored::Crypt(c)) => c.verify(password),
+        Some(Stored::Plain(clear)) => digest::plain_eq(clear, password),
+        None => false,
+    }
+}
+
+/// Hashes `password` with `scheme`, random salt from the OS, returned WITH its `{prefix}`.
+///
+/// SHA-crypt uses the default 5000 rounds and a 16-character salt, bcrypt `$2y$` cost 10,
+/// yescrypt the libxcrypt default (`j9T`, 16 MiB), Argon2id m=19 MiB, t=2, p=1 (RFC 9106's
+/// second recommendation: affordable for every POP3 login, verified by Dovecot's libsodium).
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidInput`] for an empty password, one containing NUL (crypt(3) and every C
+/// caller end a string there) or one longer than [`MAX_PASSWORD_LEN`] bytes;
+/// [`ErrorKind::Internal`] when the OS random generator fails.
+pub fn hash(scheme: Scheme, password: &str) -> Result<String> {
+    if password.is_empty() {
+        return Err(Error::new(ErrorKind::InvalidInput, "empty password"));
+    }
+    if password.contains('\0') {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            "password contains a NUL byte",
+        ));
+    }
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("password longer than {MAX_PASSWORD_LEN} bytes"),
+        ));
+    }
+    let stored = match scheme {
+        Scheme::Crypt => format!("{{crypt}}{}", crypt::hash_sha512(password)?),
+        Scheme::Sha512Crypt => format!("{{SHA512-CRYPT}}{}", crypt::hash_sha512(password)?),
+        Scheme::Sha256Crypt => format!("{{SHA256-CRYPT}}{}", crypt::hash_sha256(password)?),
+        Scheme::BlfCrypt => format!("{{BLF-CRYPT}}{}", crypt::hash_bcrypt(password)?),
+        Scheme::Argon2id => format!("{{ARGON2ID}}{}", kdf::hash_argon2id(password)?),
+        Scheme::Yescrypt => format!("{{crypt}}{}", kdf::hash_yescrypt(password)?),
+        Scheme::CryptMd5 => format!("{{crypt_md5}}{}", crypt::hash_md5(password)?),
+        Scheme::Md5 => format!("{{md5}}{}", digest::md5_hex(password.as_bytes())),
+        Scheme::Plaintext => format!("{{plaintext}}{password}"),
+    };
+    Ok(stored)
+}
+
+/// Identifies a stored value (None when unrecognised/malformed).
+pub fn identify(stored: &str) -> Option<StoredScheme> {
+    parse(stored).map(|s| s.scheme())
+}
+
+/// The cleartext of a `{plaintext}` (or {PLAIN}/{CLEAR}/{CLEARTEXT}) value, else None. Used for
+/// APOP and Dovecot credentials lookups. An empty cleartext is None: it never verifies either.
+pub fn plaintext(stored: &str) -> Option<&str> {
+    match parse(stored)? {
+        Stored::Plain(clear) => Some(clear),
+        _ => None,
+    }
+}
+
+/// RFC 1939 APOP: true when `digest` (hex, either case) equals hex MD5(timestamp || cleartext)
+/// and `stored` is plaintext. Constant-time.
+///
+/// The timestamp must look like the banner's `<...>` msg-id: an empty one would turn the digest
+/// into a replayable password equivalent.
+pub fn verify_apop(stored: &str, timestamp: &str, digest: &str) -> bool {
+    let Some(clear) = plaintext(stored) else {
+        return false;
+    };
+    if timestamp.len() < 3 || !timestamp.starts_with('<') || !timestamp.ends_with('>') {
+        return false;
+    }
+    let mut client = [0u8; 16];
+    if !digest::decode_hex(digest, &mut client) {
+        return false;
+    }
+    let expected = digest::md5(&[timestamp.as_bytes(), clear.as_bytes()]);
+    ct_eq(&expected, &client)
+}

@@ -1,0 +1,129 @@
+//! The handle: configuration plus one database connection, shared safely between threads.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::store::{self, Backend, SchemaKind, Store, StoreKind};
+
+/// A vmailsql handle: resolve, authenticate and administer through one database.
+///
+/// Cheap to open (it connects on first use). Calls from several threads are serialised on the
+/// handle's one connection. After `fork()` the child's first call opens its own connection and
+/// never touches the parent's.
+pub struct Vmail {
+    config: Config,
+    store: Mutex<Store>,
+}
+
+impl std::fmt::Debug for Vmail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vmail").field("kind", &self.store_kind()).finish()
+    }
+}
+
+impl Vmail {
+    /// Opens a handle with `config`. Does not connect yet.
+    ///
+    /// # Errors
+    /// `InvalidInput` when no database URL is configured or one has an unknown scheme.
+    pub fn open(config: Config) -> Result<Vmail> {
+        store::check_urls(&config)?;
+        Ok(Vmail {
+            store: Mutex::new(Store::new(config.clone())),
+            config,
+        })
+    }
+
+    /// Opens a handle on one database URL with default settings.
+    ///
+    /// # Errors
+    /// As [`Vmail::open`].
+    pub fn open_url(url: &str) -> Result<Vmail> {
+        Vmail::open(Config::with_database(url))
+    }
+
+    /// Opens a handle from a configuration file (`None`: `$VMAILSQL_CONFIG`, else
+    /// `/etc/vmailsql.conf`).
+    ///
+    /// # Errors
+    /// As [`Config::load`] and [`Vmail::open`].
+    pub fn open_config(path: Option<&Path>) -> Result<Vmail> {
+        Vmail::open(Config::load(path)?)
+    }
+
+    /// The settings this handle uses.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Which kind of database this handle talks to.
+    pub fn store_kind(&self) -> StoreKind {
+        self.lock().kind()
+    }
+
+    /// Creates the tables: the recommended schema (full-length keys, indexes), or on MySQL the
+    /// seed's legacy schema on request. Refuses a database that already holds vmail tables.
+    ///
+    /// # Errors
+    /// `Conflict` when vmail tables already exist; `InvalidInput` for a legacy schema on SQLite.
+    pub fn create_schema_of(&self, kind: SchemaKind) -> Result<()> {
+        self.lock().read(|db| {
+            let existing = db.tables()?;
+            if !existing.is_empty() {
+                return Err(Error::conflict(format!(
+                    "database already holds vmail tables: {}",
+                    existing.join(", ")
+                )));
+            }
+            db.execute_script(store::schema_text(db.kind(), kind)?)
+        })
+    }
+
+    /// Creates the recommended schema (see [`Vmail::create_schema_of`]).
+    ///
+    /// # Errors
+    /// As [`Vmail::create_schema_of`].
+    pub fn create_schema(&self) -> Result<()> {
+        self.create_schema_of(SchemaKind::Recommended)
+    }
+
+    /// The names of the vmail tables present in the database.
+    ///
+    /// # Errors
+    /// `Temporary` when the database cannot be reached.
+    pub fn tables(&self) -> Result<Vec<String>> {
+        self.lock().read(|db| db.tables())
+    }
+
+    /// The database's query plan for the resolution query, one line per table access
+    /// (`table=… type=… key=…` on MySQL, SQLite's `EXPLAIN QUERY PLAN` lines otherwise). Lets
+    /// tests and `vmailctl check` prove that every lookup uses an index.
+    ///
+    /// # Errors
+    /// `Temporary` when the database cannot be reached.
+    pub fn explain_resolve(&self, address: &str) -> Result<Vec<String>> {
+        let (local, domain) = crate::address::split_address(address)?;
+        self.lock().read(|db| {
+            db.explain(
+                &store::sql::route_query(),
+                &store::sql::route_params(&domain, &local),
+            )
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock leaves the connection in an unknown state, but the
+        // store recovers from any connection state on the next call, so poisoning is ignored.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn read<T>(&self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.lock().read(op)
+    }
+
+    pub(crate) fn write<T>(&self, op: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.lock().write(op)
+    }
+}

@@ -1,0 +1,433 @@
+//! The backend-agnostic suite: every test runs on SQLite and on a throw-away MariaDB.
+
+mod common;
+
+use common::{Backend, Fixture};
+use vmailsql::{ErrorKind, NewDomain, Resolution, Rule, Vmail};
+
+/// Runs raw SQL on the fixture's database, bypassing the library (to plant legacy or hostile rows).
+fn raw(fx: &Fixture, sql: &str) {
+    if let Some(path) = fx.url.strip_prefix("sqlite://") {
+        rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap();
+    } else {
+        use mysql::prelude::Queryable;
+        let mut conn = mysql::Conn::new(mysql::Opts::from_url(&fx.url).unwrap()).unwrap();
+        for stmt in sql.split(';').filter(|s| !s.trim().is_empty()) {
+            conn.query_drop(stmt).unwrap();
+        }
+    }
+}
+
+/// The first column of the first row of a raw query, as text.
+fn raw_scalar(fx: &Fixture, sql: &str) -> String {
+    if let Some(path) = fx.url.strip_prefix("sqlite://") {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        conn.query_row(sql, [], |r| r.get::<_, String>(0)).unwrap()
+    } else {
+        use mysql::prelude::Queryable;
+        let mut conn = mysql::Conn::new(mysql::Opts::from_url(&fx.url).unwrap()).unwrap();
+        conn.query_first::<String, _>(sql).unwrap().unwrap()
+    }
+}
+
+/// example.org with alice and bob, forwarders, a catch-all, and alias example.net.
+fn populated(backend: Backend) -> Fixture {
+    let fx = Fixture::new(backend);
+    let v = &fx.vmail;
+    let mut d = NewDomain::new("example.org", "/var/mail/example.org", "vmail");
+    d.password = Some("domain-pw".into());
+    v.add_domain(&d).unwrap();
+    v.add_popbox("example.org", "alice", "alice-pw", None).unwrap();
+    v.add_popbox("example.org", "bob", "bob-pw", Some("b/bob.mbox")).unwrap();
+    v.add_popbox("example.org", "shadowed", "pw", None).unwrap();
+    v.add_forwarder("example.org", "shadowed", "elsewhere@remote.example").unwrap();
+    v.add_forwarder("example.org", "team", "alice@example.org, x@remote.example").unwrap();
+    v.add_forwarder("example.org", "_default_", "catch@remote.example").unwrap();
+    v.add_alias("example.net", "example.org").unwrap();
+    v.add_domain(&NewDomain::new("nocatch.example", "/var/mail/nocatch", "5000")).unwrap();
+    v.add_popbox("nocatch.example", "carol", "carol-pw", None).unwrap();
+    fx
+}
+
+fn mailbox(v: &Vmail, address: &str) -> vmailsql::Mailbox {
+    match v.resolve(address).unwrap() {
+        Resolution::Mailbox(m) => m,
+        other => panic!("{address}: expected a mailbox, got {other:?}"),
+    }
+}
+
+fn forward(v: &Vmail, address: &str) -> (Vec<String>, Rule) {
+    match v.resolve(address).unwrap() {
+        Resolution::Forward { targets, rule, .. } => (targets, rule),
+        other => panic!("{address}: expected a forward, got {other:?}"),
+    }
+}
+
+fn kind<T: std::fmt::Debug>(r: vmailsql::Result<T>) -> ErrorKind {
+    r.expect_err("expected an error").kind()
+}
+
+fn resolution_follows_seed_order(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    let m = mailbox(v, "alice@example.org");
+    assert_eq!(m.path, "/var/mail/example.org/alice");
+    assert_eq!(m.unix_user, "vmail");
+    assert_eq!((m.domain.as_str(), m.local_part.as_str()), ("example.org", "alice"));
+    assert_eq!(mailbox(v, "bob@example.org").path, "/var/mail/example.org/b/bob.mbox");
+    // a forwarder shadows a popbox of the same name
+    assert_eq!(
+        forward(v, "shadowed@example.org"),
+        (vec!["elsewhere@remote.example".to_string()], Rule::Forwarder)
+    );
+    // remote_name is an address list
+    assert_eq!(forward(v, "team@example.org").0, ["alice@example.org", "x@remote.example"]);
+    // the catch-all answers only for what nothing else answers for
+    assert_eq!(forward(v, "nobody@example.org"), (vec!["catch@remote.example".to_string()], Rule::CatchAll));
+    assert_eq!(kind(v.resolve("nobody@nocatch.example")), ErrorKind::NotFound);
+    assert_eq!(kind(v.resolve("alice@not-local.example")), ErrorKind::NotFound);
+}
+
+fn alias_domain_acts_as_target(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    let m = mailbox(v, "alice@example.net");
+    assert_eq!((m.domain.as_str(), m.path.as_str()), ("example.org", "/var/mail/example.org/alice"));
+    assert_eq!(forward(v, "team@example.net").1, Rule::Forwarder);
+    assert_eq!(forward(v, "whoever@example.net").1, Rule::CatchAll);
+    assert_eq!(v.local_domain("EXAMPLE.NET").unwrap(), "example.org");
+    assert_eq!(v.local_domain("example.org").unwrap(), "example.org");
+    assert_eq!(kind(v.local_domain("example.com")), ErrorKind::NotFound);
+}
+
+fn case_insensitive_everywhere(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    assert_eq!(mailbox(v, "ALICE@Example.ORG").path, "/var/mail/example.org/alice");
+    assert_eq!(mailbox(v, "Alice@EXAMPLE.net").domain, "example.org");
+    assert_eq!(forward(v, "Team@Example.Org").1, Rule::Forwarder);
+    assert!(v.authenticate("Alice@EXAMPLE.org", "alice-pw").is_ok());
+    // stored names are lower-cased, so a case variant is a duplicate
+    assert_eq!(kind(v.add_popbox("EXAMPLE.org", "ALICE", "x", Some("other"))), ErrorKind::Conflict);
+}
+
+fn unsafe_stored_data_is_refused(b: Backend) {
+    let fx = populated(b);
+    raw(&fx, "INSERT INTO popbox (domain_name, local_part, password_hash, mbox_name) VALUES \
+              ('example.org','evil','{plaintext}pw','../../etc/passwd'); \
+              INSERT INTO popbox (domain_name, local_part, password_hash, mbox_name) VALUES \
+              ('example.org','abs','{plaintext}pw','/etc/passwd'); \
+              INSERT INTO popbox (domain_name, local_part, password_hash, mbox_name) VALUES \
+              ('example.org','nul','{plaintext}pw',NULL)");
+    let v = &fx.vmail;
+    for addr in ["evil@example.org", "abs@example.org", "nul@example.org"] {
+        assert_eq!(kind(v.resolve(addr)), ErrorKind::InvalidInput, "{addr}");
+        assert_eq!(kind(v.authenticate(addr, "pw")), ErrorKind::InvalidInput, "{addr}");
+    }
+    for user in ["", "root", "0"] {
+        raw(&fx, &format!("UPDATE domain SET unix_user = '{user}' WHERE domain_name = 'example.org'"));
+        assert_eq!(kind(v.resolve("alice@example.org")), ErrorKind::InvalidInput, "{user:?}");
+    }
+    raw(&fx, "UPDATE domain SET unix_user = NULL WHERE domain_name = 'example.org'");
+    assert_eq!(kind(v.resolve("alice@example.org")), ErrorKind::InvalidInput);
+}
+
+fn hostile_addresses_never_reach_sql_errors(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    for lp in ["a'b", "a\"b", "../x", "a%b", "x' OR '1'='1", "a\\", "ünïcode"] {
+        let r = v.resolve(&format!("{lp}@example.org")).unwrap();
+        assert_eq!(r.rule(), Rule::CatchAll, "{lp}");
+        assert_eq!(kind(v.resolve(&format!("{lp}@nocatch.example"))), ErrorKind::NotFound, "{lp}");
+    }
+    for bad in ["a\u{7}b@example.org", "no-at-sign", "a@", "@example.org"] {
+        assert_eq!(kind(v.resolve(bad)), ErrorKind::InvalidInput, "{bad:?}");
+    }
+    assert_eq!(kind(v.resolve(&format!("{}@example.org", "a".repeat(65)))), ErrorKind::InvalidInput);
+}
+
+fn authentication_follows_tpop3d(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    let m = v.authenticate("alice@example.org", "alice-pw").unwrap();
+    assert_eq!(m.path, "/var/mail/example.org/alice");
+    assert!(v.authenticate("alice%example.org", "alice-pw").is_ok());
+    assert!(v.authenticate("alice!example.org", "alice-pw").is_ok());
+    assert!(v.authenticate("alice:example.org", "alice-pw").is_ok());
+    assert_eq!(kind(v.authenticate("alice@example.org", "wrong")), ErrorKind::AuthFailed);
+    assert_eq!(kind(v.authenticate("nobody@example.org", "alice-pw")), ErrorKind::AuthFailed);
+    assert_eq!(kind(v.authenticate("alice", "alice-pw")), ErrorKind::AuthFailed);
+    assert_eq!(kind(v.authenticate("alice@example.org", "")), ErrorKind::AuthFailed);
+    // tpop3d never resolved aliases at login
+    assert_eq!(kind(v.authenticate("alice@example.net", "alice-pw")), ErrorKind::AuthFailed);
+    let via_alias = fx.reopen(|c| c.login_via_alias = true);
+    assert_eq!(via_alias.authenticate("alice@example.net", "alice-pw").unwrap().domain, "example.org");
+    // only the configured separators split
+    let at_only = fx.reopen(|c| c.login_separators = "@".into());
+    assert_eq!(kind(at_only.authenticate("alice%example.org", "alice-pw")), ErrorKind::AuthFailed);
+    // the domain administrator
+    assert!(v.authenticate_domain("Example.org", "domain-pw").is_ok());
+    assert_eq!(kind(v.authenticate_domain("example.org", "wrong")), ErrorKind::AuthFailed);
+    assert_eq!(kind(v.authenticate_domain("example.net", "domain-pw")), ErrorKind::AuthFailed);
+    assert_eq!(kind(v.authenticate_domain("nocatch.example", "")), ErrorKind::AuthFailed);
+}
+
+fn legacy_hashes_verify_and_apop(b: Backend) {
+    let fx = populated(b);
+    raw(&fx, "INSERT INTO popbox VALUES ('example.org','bare','5ebe2294ecd0e0f08eab7690d2a6ee69','bare'); \
+              INSERT INTO popbox VALUES ('example.org','md5','{md5}5ebe2294ecd0e0f08eab7690d2a6ee69','md5'); \
+              INSERT INTO popbox VALUES ('example.org','mysql','{mysql}428567f408994404','mysql'); \
+              INSERT INTO popbox VALUES ('example.org','sha','{sha1}e5e9fa1ba31ecd1ae84f75caaa474f3a663f05f4','sha'); \
+              INSERT INTO popbox VALUES ('example.org','cmd5','{crypt_md5}$1$abcdefgh$cHJi5PXp/ki/ktXzqlk6I1','cmd5'); \
+              INSERT INTO popbox VALUES ('example.org','des','{crypt}abNANd1rDfiNc','des'); \
+              INSERT INTO popbox VALUES ('example.org','apop','{plaintext}tanstaaf','apop')");
+    let v = &fx.vmail;
+    for user in ["bare", "md5", "mysql", "sha", "cmd5", "des"] {
+        let login = format!("{user}@example.org");
+        assert!(v.authenticate(&login, "secret").is_ok(), "{user}");
+        assert_eq!(kind(v.authenticate(&login, "Secret")), ErrorKind::AuthFailed, "{user}");
+    }
+    let ts = "<1896.697170952@dbc.mtview.ca.us>";
+    assert!(v.authenticate_apop("apop@example.org", ts, "c4c9334bac560ecc979e58001b3e22fb").is_ok());
+    assert!(v.authenticate_apop("apop@example.org", ts, "C4C9334BAC560ECC979E58001B3E22FB").is_ok());
+    assert_eq!(kind(v.authenticate_apop("apop@example.org", ts, "c4c9334bac560ecc979e58001b3e22fc")), ErrorKind::AuthFailed);
+    // APOP needs a {plaintext} password
+    assert_eq!(kind(v.authenticate_apop("md5@example.org", ts, "c4c9334bac560ecc979e58001b3e22fb")), ErrorKind::AuthFailed);
+    assert_eq!(v.plaintext_credentials("apop@example.org").unwrap().1, "tanstaaf");
+    assert_eq!(kind(v.plaintext_credentials("md5@example.org")), ErrorKind::AuthFailed);
+}
+
+fn upgrade_on_login_rewrites_weak_hashes(b: Backend) {
+    let fx = populated(b);
+    raw(&fx, "INSERT INTO popbox VALUES ('example.org','old','{md5}5ebe2294ecd0e0f08eab7690d2a6ee69','old'); \
+              INSERT INTO popbox VALUES ('example.org','apop','{plaintext}secret','apop')");
+    let v = fx.reopen(|c| c.upgrade_on_login = true);
+    // a wrong password changes nothing
+    assert!(v.authenticate("old@example.org", "wrong").is_err());
+    assert_eq!(v.popbox("example.org", "old").unwrap().password_hash.unwrap(), "{md5}5ebe2294ecd0e0f08eab7690d2a6ee69");
+    v.authenticate("old@example.org", "secret").unwrap();
+    let new = v.popbox("example.org", "old").unwrap().password_hash.unwrap();
+    assert!(new.starts_with("{crypt}$6$"), "{new}");
+    assert!(v.authenticate("old@example.org", "secret").is_ok());
+    assert!(v.authenticate("old@example.org", "wrong").is_err());
+    // plaintext stays for APOP unless configured
+    v.authenticate("apop@example.org", "secret").unwrap();
+    assert_eq!(v.popbox("example.org", "apop").unwrap().password_hash.unwrap(), "{plaintext}secret");
+    let all = fx.reopen(|c| {
+        c.upgrade_on_login = true;
+        c.upgrade_plaintext = true;
+    });
+    all.authenticate("apop@example.org", "secret").unwrap();
+    assert!(all.popbox("example.org", "apop").unwrap().password_hash.unwrap().starts_with("{crypt}$6$"));
+    // without the policy nothing is rewritten
+    raw(&fx, "UPDATE popbox SET password_hash = '{md5}5ebe2294ecd0e0f08eab7690d2a6ee69' WHERE local_part = 'old'");
+    fx.vmail.authenticate("old@example.org", "secret").unwrap();
+    assert!(fx.vmail.popbox("example.org", "old").unwrap().password_hash.unwrap().starts_with("{md5}"));
+}
+
+fn new_hashes_use_policy_scheme(b: Backend) {
+    let fx = Fixture::with(b, |c| c.password_scheme = vmailsql::password::Scheme::Sha512Crypt);
+    let v = &fx.vmail;
+    v.add_domain(&NewDomain::new("example.org", "/m", "vmail")).unwrap();
+    v.add_popbox("example.org", "alice", "pw", None).unwrap();
+    let h = v.popbox("example.org", "alice").unwrap().password_hash.unwrap();
+    assert!(h.starts_with("{SHA512-CRYPT}$6$"), "{h}");
+    assert!(v.authenticate("alice@example.org", "pw").is_ok());
+}
+
+fn domain_administration(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    assert_eq!(v.domains().unwrap().iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["example.org", "nocatch.example"]);
+    assert_eq!(kind(v.add_domain(&NewDomain::new("Example.ORG", "/x", "vmail"))), ErrorKind::Conflict);
+    assert_eq!(kind(v.add_domain(&NewDomain::new("example.net", "/x", "vmail"))), ErrorKind::Conflict);
+    for (name, path, user) in [("bad..name", "/x", "vmail"), ("ok.example", "relative", "vmail"), ("ok.example", "/a/../b", "vmail"), ("ok.example", "/x", "root"), ("ok.example", "/x", "0"), ("ok.example", "/x", "")] {
+        assert_eq!(kind(v.add_domain(&NewDomain::new(name, path, user))), ErrorKind::InvalidInput, "{name} {path} {user}");
+    }
+    v.change_domain("example.org", &vmailsql::DomainChange { path: Some("/srv/mail/example.org".into()), max_popbox: Some(Some(10)), ..Default::default() }).unwrap();
+    let d = v.domain("example.org").unwrap();
+    assert_eq!((d.path.as_deref(), d.max_popbox, d.unix_user.as_deref()), (Some("/srv/mail/example.org"), Some(10), Some("vmail")));
+    assert_eq!(mailbox(v, "alice@example.org").path, "/srv/mail/example.org/alice");
+    assert_eq!(kind(v.change_domain("example.org", &vmailsql::DomainChange { unix_user: Some("root".into()), ..Default::default() })), ErrorKind::InvalidInput);
+    assert_eq!(kind(v.domain("missing.example")), ErrorKind::NotFound);
+    // deleting a domain takes everything with it
+    v.create_session("example.org").unwrap();
+    v.delete_domain("example.org").unwrap();
+    assert_eq!(kind(v.resolve("alice@example.org")), ErrorKind::NotFound);
+    assert_eq!(kind(v.resolve("alice@example.net")), ErrorKind::NotFound);
+    assert!(v.popboxes(Some("example.org")).unwrap().is_empty());
+    assert!(v.forwarders(Some("example.org")).unwrap().is_empty());
+    assert!(v.aliases(None).unwrap().is_empty());
+    assert_eq!(v.popboxes(None).unwrap().len(), 1);
+    assert_eq!(kind(v.delete_domain("example.org")), ErrorKind::NotFound);
+}
+
+fn popbox_administration(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    let names: Vec<_> = v.popboxes(Some("example.org")).unwrap().into_iter().map(|p| p.local_part).collect();
+    assert_eq!(names, ["alice", "bob", "shadowed"]);
+    assert_eq!(kind(v.add_popbox("missing.example", "x", "pw", None)), ErrorKind::NotFound);
+    for (lp, mbox) in [("a..b", None), ("a b", None), ("_default_", None), ("a@b", None), ("ok", Some("../x")), ("ok", Some("/abs")), ("ok", Some(""))] {
+        assert_eq!(kind(v.add_popbox("example.org", lp, "pw", mbox)), ErrorKind::InvalidInput, "{lp} {mbox:?}");
+    }
+    assert_eq!(kind(v.add_popbox("example.org", "dave", "pw", Some("alice"))), ErrorKind::Conflict);
+    v.set_popbox_password("example.org", "alice", "new-pw").unwrap();
+    assert!(v.authenticate("alice@example.org", "new-pw").is_ok());
+    assert!(v.authenticate("alice@example.org", "alice-pw").is_err());
+    assert_eq!(kind(v.change_popbox_password("alice@example.org", "wrong", "x")), ErrorKind::AuthFailed);
+    v.change_popbox_password("alice@example.org", "new-pw", "newer").unwrap();
+    assert!(v.authenticate("alice@example.org", "newer").is_ok());
+    assert_eq!(kind(v.change_popbox_password("ghost@example.org", "a", "b")), ErrorKind::AuthFailed);
+    v.delete_popbox("example.org", "alice").unwrap();
+    assert_eq!(kind(v.delete_popbox("example.org", "alice")), ErrorKind::NotFound);
+    assert_eq!(forward(v, "alice@example.org").1, Rule::CatchAll);
+    assert_eq!(kind(v.set_popbox_password("example.org", "alice", "x")), ErrorKind::NotFound);
+}
+
+fn max_popbox_is_enforced(b: Backend) {
+    let fx = Fixture::new(b);
+    let v = &fx.vmail;
+    let mut d = NewDomain::new("small.example", "/m", "vmail");
+    d.max_popbox = Some(2);
+    v.add_domain(&d).unwrap();
+    v.add_popbox("small.example", "a", "pw", None).unwrap();
+    v.add_popbox("small.example", "b", "pw", None).unwrap();
+    assert_eq!(kind(v.add_popbox("small.example", "c", "pw", None)), ErrorKind::LimitExceeded);
+    assert_eq!(v.popboxes(Some("small.example")).unwrap().len(), 2);
+    v.change_domain("small.example", &vmailsql::DomainChange { max_popbox: Some(None), ..Default::default() }).unwrap();
+    v.add_popbox("small.example", "c", "pw", None).unwrap();
+}
+
+fn max_popbox_holds_under_concurrency(b: Backend) {
+    let fx = Fixture::new(b);
+    let mut d = NewDomain::new("race.example", "/m", "vmail");
+    d.max_popbox = Some(5);
+    fx.vmail.add_domain(&d).unwrap();
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let v = fx.reopen(|_| {});
+            std::thread::spawn(move || {
+                let mut outcomes = Vec::new();
+                for j in 0..3 {
+                    // retry on "temporary" (deadlock, busy) as a real client would
+                    for _ in 0..20 {
+                        match v.add_popbox("race.example", &format!("u{i}x{j}"), "pw", None) {
+                            Err(e) if e.is_temporary() => continue,
+                            other => {
+                                outcomes.push(other.map_err(|e| e.kind()));
+                                break;
+                            }
+                        }
+                    }
+                }
+                outcomes
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let created = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes.iter().filter(|o| **o == Err(ErrorKind::LimitExceeded)).count();
+    assert_eq!(created, 5, "{outcomes:?}");
+    assert_eq!(created + refused, 48, "{outcomes:?}");
+    assert_eq!(fx.vmail.popboxes(Some("race.example")).unwrap().len(), 5);
+}
+
+fn forwarder_administration(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    assert_eq!(kind(v.add_forwarder("example.org", "team", "a@b.example")), ErrorKind::Conflict);
+    assert_eq!(kind(v.add_forwarder("missing.example", "x", "a@b.example")), ErrorKind::NotFound);
+    for target in ["|/bin/sh", "/etc/passwd", "", "not-an-address", "loop@example.org", "loop@EXAMPLE.net"] {
+        assert_eq!(kind(v.add_forwarder("example.org", "loop", target)), ErrorKind::InvalidInput, "{target}");
+    }
+    v.change_forwarder("example.org", "team", "bob@example.org").unwrap();
+    assert_eq!(forward(v, "team@example.org").0, ["bob@example.org"]);
+    assert_eq!(kind(v.change_forwarder("example.org", "ghost", "a@b.example")), ErrorKind::NotFound);
+    // a catch-all into its own domain must land on something real
+    assert_eq!(kind(v.set_catch_all("example.org", "nobody@example.org")), ErrorKind::InvalidInput);
+    v.set_catch_all("example.org", "alice@example.org").unwrap();
+    assert_eq!(forward(v, "zzz@example.org").0, ["alice@example.org"]);
+    v.set_catch_all("nocatch.example", "carol@nocatch.example").unwrap();
+    assert_eq!(forward(v, "zzz@nocatch.example").1, Rule::CatchAll);
+    v.delete_forwarder("nocatch.example", "_default_").unwrap();
+    assert_eq!(kind(v.resolve("zzz@nocatch.example")), ErrorKind::NotFound);
+    assert_eq!(v.forwarder("example.org", "TEAM").unwrap().remote_name, "bob@example.org");
+    let list: Vec<_> = v.forwarders(Some("example.org")).unwrap().into_iter().map(|f| f.local_part).collect();
+    assert_eq!(list, ["_default_", "shadowed", "team"]);
+}
+
+fn alias_administration(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    assert_eq!(kind(v.add_alias("example.net", "nocatch.example")), ErrorKind::Conflict);
+    assert_eq!(kind(v.add_alias("nocatch.example", "example.org")), ErrorKind::Conflict);
+    assert_eq!(kind(v.add_alias("x.example", "missing.example")), ErrorKind::NotFound);
+    assert_eq!(kind(v.add_alias("example.org", "example.org")), ErrorKind::InvalidInput);
+    v.add_alias("Example.COM", "example.org").unwrap();
+    let list: Vec<_> = v.aliases(Some("example.org")).unwrap().into_iter().map(|a| a.alias).collect();
+    assert_eq!(list, ["example.com", "example.net"]);
+    v.delete_alias("example.net").unwrap();
+    assert_eq!(kind(v.resolve("alice@example.net")), ErrorKind::NotFound);
+    assert_eq!(kind(v.delete_alias("example.net")), ErrorKind::NotFound);
+}
+
+fn web_sessions(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    let token = v.create_session("example.org").unwrap();
+    assert!(token.len() >= 32 && token.chars().all(|c| c.is_ascii_hexdigit()));
+    v.validate_session("example.org", &token).unwrap();
+    assert_eq!(kind(v.validate_session("example.org", "0".repeat(64).as_str())), ErrorKind::AuthFailed);
+    assert_eq!(kind(v.validate_session("nocatch.example", &token)), ErrorKind::AuthFailed);
+    // the database never holds the token itself
+    let stored = raw_scalar(&fx, "SELECT session_id FROM web_session WHERE domain_name = 'example.org'");
+    assert_eq!(stored.len(), 32);
+    assert!(!token.contains(&stored) && stored != token);
+    // a new sign-in replaces the old session
+    let second = v.create_session("example.org").unwrap();
+    assert_eq!(kind(v.validate_session("example.org", &token)), ErrorKind::AuthFailed);
+    v.validate_session("example.org", &second).unwrap();
+    // a password change ends it
+    v.set_domain_password("example.org", "changed").unwrap();
+    assert_eq!(kind(v.validate_session("example.org", &second)), ErrorKind::AuthFailed);
+    assert!(v.authenticate_domain("example.org", "changed").is_ok());
+    // sign-out
+    let third = v.create_session("example.org").unwrap();
+    v.destroy_session("example.org").unwrap();
+    assert_eq!(kind(v.validate_session("example.org", &third)), ErrorKind::AuthFailed);
+    // expiry
+    let fourth = v.create_session("example.org").unwrap();
+    raw(&fx, "UPDATE web_session SET expires = 1000");
+    assert_eq!(kind(v.validate_session("example.org", &fourth)), ErrorKind::AuthFailed);
+    assert_eq!(v.expire_sessions().unwrap(), 1);
+    assert_eq!(kind(v.create_session("missing.example")), ErrorKind::NotFound);
+}
+
+fn schema_creation_refuses_existing_tables(b: Backend) {
+    let fx = Fixture::new(b);
+    assert_eq!(kind(fx.vmail.create_schema()), ErrorKind::Conflict);
+    let mut tables = fx.vmail.tables().unwrap();
+    tables.sort();
+    assert_eq!(tables, ["domain", "domain_alias", "forwarder", "popbox", "web_session"]);
+}
+
+both_backends!(
+    resolution_follows_seed_order,
+    alias_domain_acts_as_target,
+    case_insensitive_everywhere,
+    unsafe_stored_data_is_refused,
+    hostile_addresses_never_reach_sql_errors,
+    authentication_follows_tpop3d,
+    legacy_hashes_verify_and_apop,
+    upgrade_on_login_rewrites_weak_hashes,
+    new_hashes_use_policy_scheme,
+    domain_administration,
+    popbox_administration,
+    max_popbox_is_enforced,
+    max_popbox_holds_under_concurrency,
+    forwarder_administration,
+    alias_administration,
+    web_sessions,
+    schema_creation_refuses_existing_tables,
+);
