@@ -103,7 +103,7 @@ fn missing_domain(name: &str) -> Error {
     Error::not_found(format!("no such domain {name}"))
 }
 
-fn check_max_popbox(max: Option<i64>) -> Result<()> {
+pub(crate) fn check_max_popbox(max: Option<i64>) -> Result<()> {
     match max {
         Some(n) if !(0..=i64::from(i32::MAX)).contains(&n) => {
             Err(Error::invalid("max_popbox must be between 0 and 2147483647"))
@@ -280,7 +280,7 @@ impl Vmail {
         })
     }
 
-    fn checked_popbox(&self, popbox: &Popbox) -> Result<Popbox> {
+    pub(crate) fn checked_popbox(&self, popbox: &Popbox) -> Result<Popbox> {
         let domain = normalize_domain(&popbox.domain)?;
         let local_part = normalize_local_part(&popbox.local_part)?;
         if local_part == CATCH_ALL {
@@ -517,7 +517,7 @@ impl Vmail {
     }
 }
 
-fn checked_forwarder(domain: &str, local_part: &str, remote_name: &str) -> Result<Forwarder> {
+pub(crate) fn checked_forwarder(domain: &str, local_part: &str, remote_name: &str) -> Result<Forwarder> {
     Ok(Forwarder {
         domain: normalize_domain(domain)?,
         local_part: normalize_local_part(local_part)?,

@@ -35,7 +35,9 @@ mod admin;
 mod auth;
 pub mod config;
 mod error;
+mod maintain;
 pub mod password;
+mod records;
 mod resolve;
 mod session;
 mod store;
@@ -44,6 +46,13 @@ mod vmail;
 pub use admin::{Domain, DomainAlias, DomainChange, Forwarder, NewDomain, Popbox, CATCH_ALL};
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
+pub use maintain::{Collision, MigrationReport};
+pub use records::{ImportReport, Record};
 pub use resolve::{Mailbox, Resolution, Rule};
 pub use store::{SchemaKind, StoreKind};
 pub use vmail::Vmail;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -412,7 +412,51 @@ fn schema_creation_refuses_existing_tables(b: Backend) {
     assert_eq!(tables, ["domain", "domain_alias", "forwarder", "popbox", "web_session"]);
 }
 
+fn export_import_round_trip(b: Backend) {
+    let fx = populated(b);
+    raw(&fx, "INSERT INTO popbox VALUES ('example.org','legacy','{md5}5ebe2294ecd0e0f08eab7690d2a6ee69','legacy')");
+    let records = fx.vmail.export().unwrap();
+    assert_eq!(records.len(), 2 + 1 + 5 + 3);
+    // across to the other backend and back: identical, hashes exactly as stored
+    let other = match b {
+        Backend::Sqlite => Backend::Mysql,
+        Backend::Mysql => Backend::Sqlite,
+    };
+    let there = Fixture::new(other);
+    let report = there.vmail.import(&records).unwrap();
+    assert_eq!((report.domains, report.aliases, report.popboxes, report.forwarders), (2, 1, 5, 3));
+    assert_eq!(there.vmail.export().unwrap(), records);
+    assert!(there.vmail.authenticate("legacy@example.org", "secret").is_ok());
+    let back = Fixture::new(b);
+    back.vmail.import(&there.vmail.export().unwrap()).unwrap();
+    assert_eq!(back.vmail.export().unwrap(), records);
+}
+
+fn import_is_all_or_nothing(b: Backend) {
+    let source = populated(b);
+    let mut records = source.vmail.export().unwrap();
+    let fx = Fixture::new(b);
+    // a bad record at the very end: nothing at all is written
+    records.push(vmailsql::Record::Forwarder(vmailsql::Forwarder {
+        domain: "example.org".into(),
+        local_part: "x".into(),
+        remote_name: "|/bin/sh".into(),
+    }));
+    let e = fx.vmail.import(&records).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    assert!(e.to_string().contains(&format!("record {}", records.len())), "{e}");
+    assert!(fx.vmail.export().unwrap().is_empty());
+    // a duplicate found only while writing also rolls everything back
+    records.pop();
+    let dup = records[3].clone();
+    records.push(dup);
+    assert_eq!(fx.vmail.import(&records).unwrap_err().kind(), ErrorKind::Conflict);
+    assert!(fx.vmail.export().unwrap().is_empty());
+}
+
 both_backends!(
+    export_import_round_trip,
+    import_is_all_or_nothing,
     resolution_follows_seed_order,
     alias_domain_acts_as_target,
     case_insensitive_everywhere,

@@ -145,13 +145,13 @@ impl Backend for MysqlBackend {
     }
 
     fn explain(&mut self, sql: &str, values: &[Value]) -> Result<Vec<String>> {
-        // EXPLAIN columns: id, select_type, table, type, possible_keys, key, ...
+        // EXPLAIN columns: id, select_type, table, type, possible_keys, key, key_len, ref, rows, Extra
         let rows = self.query(&format!("EXPLAIN {sql}"), values)?;
         Ok(rows
             .into_iter()
             .map(|r| {
                 let col = |i: usize| r.get(i).cloned().and_then(Value::text).unwrap_or_default();
-                format!("table={} type={} key={}", col(2), col(3), col(5))
+                format!("table={} type={} key={} extra={}", col(2), col(3), col(5), col(9))
             })
             .collect())
     }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what the whole test suite needs on Debian 12 (as root), and nothing when it is
+# already there. Run by tests/run-all.sh; safe to run again.
+set -euo pipefail
+
+packages=(
+  build-essential pkg-config valgrind        # C tests: gcc (with ASan), valgrind
+  mariadb-server mariadb-client              # throw-away MariaDB instances
+  exim4-daemon-heavy                         # Exim end-to-end tests and benchmark
+  dovecot-core dovecot-pop3d dovecot-imapd   # POP3/IMAP end-to-end tests
+  openssl whois                              # hash generators for password tests (mkpasswd)
+  perl libperl-dev                           # Perl XS bindings
+  lighttpd chromium chromium-driver          # control panel tests in a real browser
+  libcgi-pm-perl                             # the CGI pages
+  python3 python3-pip                        # end-to-end test driver
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "install-deps: missing Debian packages: ${missing[*]}" >&2
+    echo "install-deps: run as root, or: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Do not let package scripts start system daemons on ports the tests may want.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  rm -f /usr/sbin/policy-rc.d
+fi
+
+if ! python3 -c 'import pytest' 2>/dev/null; then
+  echo "install-deps: installing pytest"
+  python3 -m pip install -q pytest || python3 -m pip install -q --break-system-packages pytest
+fi
+echo "install-deps: all test dependencies present"

@@ -1,0 +1,209 @@
+//! MariaDB-only behaviour: the seed's legacy schema unchanged, index use, migration, and a
+//! database that is down or hung.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use vmailsql::{Config, ErrorKind, NewDomain, Resolution, SchemaKind, Vmail};
+
+fn legacy_site() -> (Vmail, String) {
+    let url = common::fresh_mysql_db();
+    let v = Vmail::open_url(&url).unwrap();
+    v.create_schema_of(SchemaKind::Legacy).unwrap();
+    assert_eq!(v.schema_kind().unwrap(), Some(SchemaKind::Legacy));
+    (v, url)
+}
+
+fn raw(url: &str, sql: &str) {
+    use mysql::prelude::Queryable;
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+    for stmt in sql.split(';').filter(|s| !s.trim().is_empty()) {
+        conn.query_drop(stmt).unwrap();
+    }
+}
+
+/// A site as vmail-sql's own scripts left it: mixed case, unsalted hashes, an alias.
+fn plant_legacy_rows(url: &str) {
+    raw(url, "INSERT INTO domain VALUES ('Example.ORG','vmail','{md5}5ebe2294ecd0e0f08eab7690d2a6ee69','/var/mail/example.org',NULL); \
+              INSERT INTO popbox VALUES ('Example.ORG','Fred','5ebe2294ecd0e0f08eab7690d2a6ee69','fred'); \
+              INSERT INTO forwarder VALUES ('Example.ORG','Info','fred@example.org'); \
+              INSERT INTO forwarder VALUES ('Example.ORG','_default_','postmaster@elsewhere.example'); \
+              INSERT INTO domain_alias VALUES ('Example.ORG','Example.NET')");
+}
+
+#[test]
+fn legacy_schema_works_unchanged() {
+    let (v, url) = legacy_site();
+    plant_legacy_rows(&url);
+    match v.resolve("fred@example.net").unwrap() {
+        Resolution::Mailbox(m) => assert_eq!(m.path, "/var/mail/example.org/fred"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(v.resolve("INFO@example.org").unwrap().rule(), vmailsql::Rule::Forwarder);
+    assert_eq!(v.resolve("anyone@example.org").unwrap().rule(), vmailsql::Rule::CatchAll);
+    assert!(v.authenticate("fred@example.org", "secret").is_ok());
+    assert!(v.authenticate_domain("example.org", "secret").is_ok());
+    assert_eq!(v.authenticate("fred@example.org", "wrong").unwrap_err().kind(), ErrorKind::AuthFailed);
+    // administration on the legacy tables
+    v.add_popbox("example.org", "george", "pw", None).unwrap();
+    assert!(v.authenticate("george@example.org", "pw").is_ok());
+    v.create_session("example.org").unwrap();
+}
+
+#[test]
+fn legacy_prefix_keys_collide_as_documented() {
+    let (v, _url) = legacy_site();
+    v.add_domain(&NewDomain::new("averyveryverylongdomain1.example", "/m/1", "vmail")).unwrap();
+    v.add_domain(&NewDomain::new("averyveryverylongdomain2.example", "/m/2", "vmail")).unwrap();
+    v.add_popbox("averyveryverylongdomain1.example", "alice", "pw", None).unwrap();
+    // the 16-character prefix key makes the second alice a duplicate: a conflict, not a crash
+    let e = v.add_popbox("averyveryverylongdomain2.example", "alice", "pw", None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
+    // on the recommended schema the same rows coexist
+    let url = common::fresh_mysql_db();
+    let r = Vmail::open_url(&url).unwrap();
+    r.create_schema().unwrap();
+    for d in ["averyveryverylongdomain1.example", "averyveryverylongdomain2.example"] {
+        r.add_domain(&NewDomain::new(d, "/m", "vmail")).unwrap();
+        r.add_popbox(d, "alice", "pw", Some(d)).unwrap();
+    }
+    let collisions = r.collisions().unwrap();
+    assert!(collisions.iter().any(|c| c.rule == "legacy prefix key" && c.table == "popbox"), "{collisions:?}");
+}
+
+/// Fails on any full scan in the plan of the resolution query.
+fn assert_index_only(v: &Vmail, address: &str) {
+    let plan = v.explain_resolve(address).unwrap();
+    assert!(!plan.is_empty());
+    let mut accesses = 0;
+    for line in &plan {
+        let access = line.split_whitespace().find_map(|w| w.strip_prefix("type=")).unwrap_or("");
+        match access {
+            "const" | "eq_ref" | "ref" | "system" => accesses += 1,
+            // no table read at all: the optimiser answered from the keys ("Impossible WHERE
+            // noticed after reading const tables", "no matching row in const table") or this is
+            // the UNION's result step
+            "" => assert!(
+                line.contains("Impossible WHERE") || line.contains("no matching row") || line.contains("table=<union"),
+                "unexpected plan line {line:?} in {plan:#?}"
+            ),
+            other => panic!("access type {other} (scan) in {plan:#?}"),
+        }
+    }
+    assert!(accesses >= 2, "expected keyed table accesses in {plan:#?}");
+}
+
+#[test]
+fn resolution_uses_indexes_on_both_schemas() {
+    let (legacy, url) = legacy_site();
+    plant_legacy_rows(&url);
+    // enough rows that the optimiser would not prefer a scan for small tables
+    let values: Vec<String> = (0..2000).map(|i| format!("('d{i}.example','u{i}','x','u{i}')")).collect();
+    raw(&url, &format!("INSERT INTO popbox VALUES {}", values.join(",")));
+    raw(&url, "ANALYZE TABLE popbox, forwarder, domain, domain_alias");
+    assert_index_only(&legacy, "fred@example.org");
+    assert_index_only(&legacy, "fred@example.net");
+
+    let url = common::fresh_mysql_db();
+    let rec = Vmail::open_url(&url).unwrap();
+    rec.create_schema().unwrap();
+    rec.add_domain(&NewDomain::new("example.org", "/var/mail/example.org", "vmail")).unwrap();
+    rec.add_popbox("example.org", "fred", "pw", None).unwrap();
+    rec.add_forwarder("example.org", "_default_", "fred@example.org").unwrap();
+    rec.add_alias("example.net", "example.org").unwrap();
+    raw(&url, &format!("INSERT INTO popbox VALUES {}", values.join(",")));
+    raw(&url, "ANALYZE TABLE popbox, forwarder, domain, domain_alias");
+    assert_index_only(&rec, "fred@example.org");
+    assert_index_only(&rec, "nobody@example.net");
+}
+
+#[test]
+fn migration_moves_legacy_to_recommended() {
+    let (v, url) = legacy_site();
+    plant_legacy_rows(&url);
+    let dry = v.migrate_to_recommended(true).unwrap();
+    assert_eq!((dry.found, dry.applied), (Some(SchemaKind::Legacy), false));
+    assert!(dry.collisions.is_empty());
+    assert_eq!(v.schema_kind().unwrap(), Some(SchemaKind::Legacy));
+    let done = v.migrate_to_recommended(false).unwrap();
+    assert!(done.applied);
+    let v = Vmail::open_url(&url).unwrap();
+    assert_eq!(v.schema_kind().unwrap(), Some(SchemaKind::Recommended));
+    assert_eq!(v.domains().unwrap()[0].name, "example.org");
+    assert!(v.authenticate("fred@example.org", "secret").is_ok());
+    assert_eq!(v.resolve("info@example.net").unwrap().rule(), vmailsql::Rule::Forwarder);
+    // running it again finds nothing to do
+    assert!(!v.migrate_to_recommended(false).unwrap().applied);
+}
+
+#[test]
+fn migration_refuses_case_collisions() {
+    let (v, url) = legacy_site();
+    // a legacy site whose tables were created with a case-sensitive collation
+    raw(&url, "ALTER TABLE popbox CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; \
+              INSERT INTO domain VALUES ('example.org','vmail',NULL,'/m',NULL); \
+              INSERT INTO popbox VALUES ('example.org','fred','x','fred'); \
+              INSERT INTO popbox VALUES ('example.org','Fred','y','Fred')");
+    let report = v.migrate_to_recommended(false).unwrap();
+    assert!(!report.applied);
+    assert_eq!(report.collisions.len(), 1, "{:?}", report.collisions);
+    assert_eq!(report.collisions[0].rows.len(), 2);
+    assert_eq!(v.schema_kind().unwrap(), Some(SchemaKind::Legacy));
+    assert_eq!(v.popboxes(None).unwrap().len(), 2, "nothing dropped");
+}
+
+#[test]
+fn database_down_is_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("mysql://root@localhost/x?socket={}/missing.sock", dir.path().display());
+    let v = Vmail::open_url(&url).unwrap();
+    assert_eq!(v.resolve("a@example.org").unwrap_err().kind(), ErrorKind::Temporary);
+    assert_eq!(v.authenticate("a@example.org", "pw").unwrap_err().kind(), ErrorKind::Temporary);
+    assert_eq!(v.authenticate_domain("example.org", "pw").unwrap_err().kind(), ErrorKind::Temporary);
+    assert_eq!(v.add_domain(&NewDomain::new("example.org", "/m", "vmail")).unwrap_err().kind(), ErrorKind::Temporary);
+}
+
+#[test]
+fn hung_server_times_out_as_temporary() {
+    // A server that accepts connections and never says a word.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let _held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        for c in listener.incoming().take(4) {
+            conns.push(c);
+        }
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let mut config = Config::with_database(&format!("mysql://root@127.0.0.1:{port}/x"));
+    config.read_timeout = Duration::from_secs(1);
+    config.connect_timeout = Duration::from_secs(1);
+    let v = Vmail::open(config).unwrap();
+    let started = Instant::now();
+    assert_eq!(v.resolve("a@example.org").unwrap_err().kind(), ErrorKind::Temporary);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn server_restart_reconnects() {
+    let url = common::fresh_mysql_db();
+    let v = Vmail::open_url(&url).unwrap();
+    v.create_schema().unwrap();
+    v.add_domain(&NewDomain::new("example.org", "/m", "vmail")).unwrap();
+    // kill our own connection from the server side, as wait_timeout or a restart would
+    use mysql::prelude::Queryable;
+    let mut admin = mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).unwrap();
+    let ids: Vec<u64> = admin
+        .query("SELECT id FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND db = DATABASE()")
+        .unwrap();
+    assert!(!ids.is_empty());
+    for id in ids {
+        // a connection that ended meanwhile is "unknown thread" (1094): fine
+        if let Err(e) = admin.query_drop(format!("KILL {id}")) {
+            assert!(e.to_string().contains("1094"), "{e}");
+        }
+    }
+    // the next read notices the dead connection and retries once on a fresh one
+    assert_eq!(v.domain("example.org").unwrap().name, "example.org");
+}
