@@ -207,3 +207,29 @@ fn server_restart_reconnects() {
     // the next read notices the dead connection and retries once on a fresh one
     assert_eq!(v.domain("example.org").unwrap().name, "example.org");
 }
+
+/// The SQL migration script (for sites that migrate with the mariadb client) agrees with the
+/// library: refuses collisions, otherwise migrates.
+#[test]
+fn sql_migration_script() {
+    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/mysql/migrate-legacy.sql")).unwrap();
+    let m = common::mariadb();
+    let (v, url) = legacy_site();
+    raw(&url, "ALTER TABLE popbox CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; \
+              INSERT INTO domain VALUES ('example.org','vmail',NULL,'/m',NULL); \
+              INSERT INTO popbox VALUES ('example.org','fred','x','fred'); \
+              INSERT INTO popbox VALUES ('example.org','Fred','y','Fred')");
+    let db = common::db_name(&url);
+    assert!(!common::mysql_cli(m, Some(&db), &script), "script must refuse collisions");
+    assert_eq!(v.schema_kind().unwrap(), Some(SchemaKind::Legacy));
+    assert_eq!(v.popboxes(None).unwrap().len(), 2);
+
+    let (v, url) = legacy_site();
+    plant_legacy_rows(&url);
+    let db = common::db_name(&url);
+    assert!(common::mysql_cli(m, Some(&db), &script), "script must migrate a clean site");
+    let v2 = Vmail::open_url(&url).unwrap();
+    assert_eq!(v2.schema_kind().unwrap(), Some(SchemaKind::Recommended));
+    assert!(v2.authenticate("fred@example.org", "secret").is_ok());
+    drop(v);
+}

@@ -199,3 +199,10 @@ macro_rules! both_backends {
         mod mariadb { $( #[test] fn $name() { super::$name($crate::common::Backend::Mysql) } )* }
     };
 }
+
+/// The database name in a MySQL URL.
+pub fn db_name(url: &str) -> String {
+    let rest = url.trim_start_matches("mysql://");
+    let path = rest.split_once('/').map_or("", |(_, p)| p);
+    path.split('?').next().unwrap_or("").to_string()
+}
