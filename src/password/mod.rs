@@ -205,29 +205,31 @@ fn parse(stored: &str) -> Option<Stored<'_>> {
             .map(Stored::Digest)
             .or_else(|| crypt::parse(body, &Kind::BARE).map(Stored::Crypt));
     };
-    let digest = |d: Option<Digest>| d.map(Stored::Digest);
-    let crypt = |kinds: &[Kind]| crypt::parse(body, kinds).map(Stored::Crypt);
+    let as_digest = |d: Option<Digest>| d.map(Stored::Digest);
+    let as_crypt = |kinds: &[Kind]| crypt::parse(body, kinds).map(Stored::Crypt);
     match prefix.to_ascii_uppercase().as_str() {
         // tpop3d's {md5} (hex or base64) and Dovecot's MD5 (MD5-crypt or a plain digest).
-        "MD5" => digest(digest::parse_unsalted(Alg::Md5, body)).or_else(|| crypt(&[Kind::Md5])),
-        "PLAIN-MD5" | "LDAP-MD5" => digest(digest::parse_unsalted(Alg::Md5, body)),
-        "SHA1" | "SHA" => digest(digest::parse_unsalted(Alg::Sha1, body)),
-        "SHA256" => digest(digest::parse_unsalted(Alg::Sha256, body)),
-        "SHA512" => digest(digest::parse_unsalted(Alg::Sha512, body)),
-        "SMD5" => digest(digest::parse_salted(Alg::Md5, body)),
-        "SSHA" => digest(digest::parse_salted(Alg::Sha1, body)),
-        "SSHA256" => digest(digest::parse_salted(Alg::Sha256, body)),
-        "SSHA512" => digest(digest::parse_salted(Alg::Sha512, body)),
-        "MYSQL" => digest(digest::parse_mysql(body)),
+        "MD5" => {
+            as_digest(digest::parse_unsalted(Alg::Md5, body)).or_else(|| as_crypt(&[Kind::Md5]))
+        }
+        "PLAIN-MD5" | "LDAP-MD5" => as_digest(digest::parse_unsalted(Alg::Md5, body)),
+        "SHA1" | "SHA" => as_digest(digest::parse_unsalted(Alg::Sha1, body)),
+        "SHA256" => as_digest(digest::parse_unsalted(Alg::Sha256, body)),
+        "SHA512" => as_digest(digest::parse_unsalted(Alg::Sha512, body)),
+        "SMD5" => as_digest(digest::parse_salted(Alg::Md5, body)),
+        "SSHA" => as_digest(digest::parse_salted(Alg::Sha1, body)),
+        "SSHA256" => as_digest(digest::parse_salted(Alg::Sha256, body)),
+        "SSHA512" => as_digest(digest::parse_salted(Alg::Sha512, body)),
+        "MYSQL" => as_digest(digest::parse_mysql(body)),
         "PLAINTEXT" | "PLAIN" | "CLEAR" | "CLEARTEXT" => Some(Stored::Plain(body)),
-        "CRYPT" => crypt(&Kind::SYSTEM),
+        "CRYPT" => as_crypt(&Kind::SYSTEM),
         // `crypt-md5` is the seed README's spelling; tpop3d only knew `crypt_md5`.
-        "CRYPT_MD5" | "CRYPT-MD5" | "MD5-CRYPT" => crypt(&[Kind::Md5]),
-        "SHA256-CRYPT" => crypt(&[Kind::Sha256]),
-        "SHA512-CRYPT" => crypt(&[Kind::Sha512]),
-        "BLF-CRYPT" => crypt(&[Kind::Bcrypt]),
-        "ARGON2I" => crypt(&[Kind::Argon2i]),
-        "ARGON2ID" => crypt(&[Kind::Argon2id]),
+        "CRYPT_MD5" | "CRYPT-MD5" | "MD5-CRYPT" => as_crypt(&[Kind::Md5]),
+        "SHA256-CRYPT" => as_crypt(&[Kind::Sha256]),
+        "SHA512-CRYPT" => as_crypt(&[Kind::Sha512]),
+        "BLF-CRYPT" => as_crypt(&[Kind::Bcrypt]),
+        "ARGON2I" => as_crypt(&[Kind::Argon2i]),
+        "ARGON2ID" => as_crypt(&[Kind::Argon2id]),
         _ => None,
     }
 }
