@@ -8,7 +8,9 @@
 use vmailsql::{NewDomain, Resolution, Vmail};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "vmailsql-demo.db".to_string());
+    let path = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "vmailsql-demo.db".to_string());
     let _ = std::fs::remove_file(&path);
     let vmail = Vmail::open_url(&format!("sqlite:{path}"))?;
     vmail.create_schema()?;
@@ -58,6 +60,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("  {login:<20} {outcome}");
     }
     let admin = vmail.authenticate_domain("example.org", "domain-admin-pw");
-    println!("  domain admin example.org: {}", if admin.is_ok() { "accepted" } else { "rejected" });
+    println!(
+        "  domain admin example.org: {}",
+        if admin.is_ok() {
+            "accepted"
+        } else {
+            "rejected"
+        }
+    );
     Ok(())
 }

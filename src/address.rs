@@ -106,7 +106,9 @@ pub fn split_login<'a>(login: &'a str, separators: &str) -> Option<(&'a str, &'a
 pub fn normalize_remote_list(remote_name: &str) -> Result<String> {
     let targets = parse_remote_list(remote_name);
     if targets.is_empty() {
-        return Err(Error::invalid("forwarder needs at least one target address"));
+        return Err(Error::invalid(
+            "forwarder needs at least one target address",
+        ));
     }
     for target in &targets {
         check_remote_target(target)?;
@@ -238,7 +240,9 @@ pub fn check_unix_user(unix_user: Option<&str>) -> Result<()> {
         return match user.parse::<u32>() {
             Ok(0) => Err(Error::invalid("unix_user must not be uid 0")),
             Ok(_) => Ok(()),
-            Err(_) => Err(Error::invalid(format!("unix_user {user:?} is out of range"))),
+            Err(_) => Err(Error::invalid(format!(
+                "unix_user {user:?} is out of range"
+            ))),
         };
     }
     let first_ok = user.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_');
@@ -256,7 +260,11 @@ pub fn check_unix_user(unix_user: Option<&str>) -> Result<()> {
 
 /// A value made safe to quote in an error message (control characters escaped, length capped).
 pub(crate) fn printable(value: &str) -> String {
-    let mut out: String = value.chars().take(80).flat_map(char::escape_debug).collect();
+    let mut out: String = value
+        .chars()
+        .take(80)
+        .flat_map(char::escape_debug)
+        .collect();
     if value.chars().count() > 80 {
         out.push('…');
     }
@@ -278,7 +286,10 @@ mod tests {
     #[test]
     fn login_splits_at_first_separator() {
         assert_eq!(split_login("a%b@c", "@%!:"), Some(("a", "b@c")));
-        assert_eq!(split_login("alice@example.org", "@"), Some(("alice", "example.org")));
+        assert_eq!(
+            split_login("alice@example.org", "@"),
+            Some(("alice", "example.org"))
+        );
         assert_eq!(split_login("alice", "@%!:"), None);
     }
 
@@ -304,7 +315,16 @@ mod tests {
     fn mbox_names_cannot_escape() {
         assert!(check_mbox_name("alice").is_ok());
         assert!(check_mbox_name("a/alice").is_ok());
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", ".", "a\0b", "a\nb"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a//b",
+            ".",
+            "a\0b",
+            "a\nb",
+        ] {
             assert!(check_mbox_name(bad).is_err(), "{bad:?}");
         }
         assert_eq!(
@@ -320,7 +340,15 @@ mod tests {
     fn unix_users_never_root() {
         assert!(check_unix_user(Some("vmail")).is_ok());
         assert!(check_unix_user(Some("5000")).is_ok());
-        for bad in [None, Some(""), Some("root"), Some("0"), Some("000"), Some("a b"), Some("99999999999")] {
+        for bad in [
+            None,
+            Some(""),
+            Some("root"),
+            Some("0"),
+            Some("000"),
+            Some("a b"),
+            Some("99999999999"),
+        ] {
             assert!(check_unix_user(bad).is_err(), "{bad:?}");
         }
     }
@@ -331,7 +359,14 @@ mod tests {
             normalize_remote_list(" a@b.org ,c@d.org").unwrap(),
             "a@b.org, c@d.org"
         );
-        for bad in ["", "/var/mail/x", "|/bin/sh", "a@", "nodomain", "a@b.org, \"x\"@y"] {
+        for bad in [
+            "",
+            "/var/mail/x",
+            "|/bin/sh",
+            "a@",
+            "nodomain",
+            "a@b.org, \"x\"@y",
+        ] {
             assert!(normalize_remote_list(bad).is_err(), "{bad:?}");
         }
     }

@@ -105,9 +105,9 @@ fn missing_domain(name: &str) -> Error {
 
 pub(crate) fn check_max_popbox(max: Option<i64>) -> Result<()> {
     match max {
-        Some(n) if !(0..=i64::from(i32::MAX)).contains(&n) => {
-            Err(Error::invalid("max_popbox must be between 0 and 2147483647"))
-        }
+        Some(n) if !(0..=i64::from(i32::MAX)).contains(&n) => Err(Error::invalid(
+            "max_popbox must be between 0 and 2147483647",
+        )),
         _ => Ok(()),
     }
 }
@@ -130,7 +130,11 @@ impl Vmail {
         address::check_domain_path(&new.path)?;
         address::check_unix_user(Some(&new.unix_user))?;
         check_max_popbox(new.max_popbox)?;
-        let password_hash = new.password.as_deref().map(|p| self.hash_password(p)).transpose()?;
+        let password_hash = new
+            .password
+            .as_deref()
+            .map(|p| self.hash_password(p))
+            .transpose()?;
         let domain = Domain {
             name,
             unix_user: Some(new.unix_user.clone()),
@@ -140,10 +144,16 @@ impl Vmail {
         };
         self.write(|db| {
             if sql::alias(db, &domain.name)?.is_some() {
-                return Err(Error::conflict(format!("{} is already a domain alias", domain.name)));
+                return Err(Error::conflict(format!(
+                    "{} is already a domain alias",
+                    domain.name
+                )));
             }
             if sql::domain(db, &domain.name, true)?.is_some() {
-                return Err(Error::conflict(format!("domain {} already exists", domain.name)));
+                return Err(Error::conflict(format!(
+                    "domain {} already exists",
+                    domain.name
+                )));
             }
             sql::insert_domain(db, &domain)
         })
@@ -256,7 +266,10 @@ impl Vmail {
                 if sql::count_popboxes(db, &popbox.domain)? >= max {
                     return Err(Error::new(
                         ErrorKind::LimitExceeded,
-                        format!("domain {} already has its maximum of {max} popboxes", domain.name),
+                        format!(
+                            "domain {} already has its maximum of {max} popboxes",
+                            domain.name
+                        ),
                     ));
                 }
             }
@@ -284,7 +297,9 @@ impl Vmail {
         let domain = normalize_domain(&popbox.domain)?;
         let local_part = normalize_local_part(&popbox.local_part)?;
         if local_part == CATCH_ALL {
-            return Err(Error::invalid(format!("{CATCH_ALL} is reserved for the catch-all")));
+            return Err(Error::invalid(format!(
+                "{CATCH_ALL} is reserved for the catch-all"
+            )));
         }
         if let Some(c) = local_part
             .chars()
@@ -294,7 +309,10 @@ impl Vmail {
                 "popbox name {local_part:?} contains {c:?}, which splits POP3 logins"
             )));
         }
-        let mbox_name = popbox.mbox_name.clone().unwrap_or_else(|| local_part.clone());
+        let mbox_name = popbox
+            .mbox_name
+            .clone()
+            .unwrap_or_else(|| local_part.clone());
         address::check_mbox_name(&mbox_name)?;
         Ok(Popbox {
             domain,
@@ -309,7 +327,10 @@ impl Vmail {
     /// # Errors
     /// `NotFound` when it does not exist.
     pub fn popbox(&self, domain: &str, local_part: &str) -> Result<Popbox> {
-        let (domain, local) = (normalize_domain(domain)?, address::normalize_lookup_local_part(local_part)?);
+        let (domain, local) = (
+            normalize_domain(domain)?,
+            address::normalize_lookup_local_part(local_part)?,
+        );
         self.read(|db| sql::popbox(db, &domain, &local))?
             .ok_or_else(|| Error::not_found(format!("no popbox {local}@{domain}")))
     }
@@ -327,8 +348,16 @@ impl Vmail {
     ///
     /// # Errors
     /// `NotFound` when the popbox does not exist.
-    pub fn set_popbox_password(&self, domain: &str, local_part: &str, password: &str) -> Result<()> {
-        let (domain, local) = (normalize_domain(domain)?, address::normalize_lookup_local_part(local_part)?);
+    pub fn set_popbox_password(
+        &self,
+        domain: &str,
+        local_part: &str,
+        password: &str,
+    ) -> Result<()> {
+        let (domain, local) = (
+            normalize_domain(domain)?,
+            address::normalize_lookup_local_part(local_part)?,
+        );
         let hash = self.hash_password(password)?;
         let changed = self.write(|db| sql::set_popbox_hash(db, &domain, &local, &hash))?;
         if changed {
@@ -346,7 +375,10 @@ impl Vmail {
     pub fn change_popbox_password(&self, address: &str, old: &str, new: &str) -> Result<()> {
         let (local, domain) = address::split_address(address).map_err(|_| Error::auth_failed())?;
         let popbox = self.read(|db| sql::popbox(db, &domain, &local))?;
-        let stored = popbox.as_ref().and_then(|p| p.password_hash.clone()).unwrap_or_default();
+        let stored = popbox
+            .as_ref()
+            .and_then(|p| p.password_hash.clone())
+            .unwrap_or_default();
         if popbox.is_none() || !password::verify(&stored, old) {
             return Err(Error::auth_failed());
         }
@@ -355,7 +387,9 @@ impl Vmail {
         if self.write(|db| sql::swap_popbox_hash(db, &popbox, &stored, &hash))? {
             Ok(())
         } else {
-            Err(Error::conflict("the password was changed meanwhile; try again"))
+            Err(Error::conflict(
+                "the password was changed meanwhile; try again",
+            ))
         }
     }
 
@@ -364,7 +398,10 @@ impl Vmail {
     /// # Errors
     /// `NotFound` when it does not exist.
     pub fn delete_popbox(&self, domain: &str, local_part: &str) -> Result<()> {
-        let (domain, local) = (normalize_domain(domain)?, address::normalize_lookup_local_part(local_part)?);
+        let (domain, local) = (
+            normalize_domain(domain)?,
+            address::normalize_lookup_local_part(local_part)?,
+        );
         if self.write(|db| sql::delete_popbox(db, &domain, &local))? {
             Ok(())
         } else {
@@ -398,7 +435,12 @@ impl Vmail {
     ///
     /// # Errors
     /// `NotFound` when it does not exist; otherwise as [`Vmail::add_forwarder`].
-    pub fn change_forwarder(&self, domain: &str, local_part: &str, remote_name: &str) -> Result<()> {
+    pub fn change_forwarder(
+        &self,
+        domain: &str,
+        local_part: &str,
+        remote_name: &str,
+    ) -> Result<()> {
         let fwd = checked_forwarder(domain, local_part, remote_name)?;
         self.write(|db| {
             locked_domain(db, &fwd.domain)?;
@@ -406,7 +448,10 @@ impl Vmail {
             if sql::update_forwarder(db, &fwd)? {
                 Ok(())
             } else {
-                Err(Error::not_found(format!("no forwarder {}@{}", fwd.local_part, fwd.domain)))
+                Err(Error::not_found(format!(
+                    "no forwarder {}@{}",
+                    fwd.local_part, fwd.domain
+                )))
             }
         })
     }
@@ -429,7 +474,10 @@ impl Vmail {
     /// # Errors
     /// `NotFound` when it does not exist.
     pub fn forwarder(&self, domain: &str, local_part: &str) -> Result<Forwarder> {
-        let (domain, local) = (normalize_domain(domain)?, address::normalize_lookup_local_part(local_part)?);
+        let (domain, local) = (
+            normalize_domain(domain)?,
+            address::normalize_lookup_local_part(local_part)?,
+        );
         self.read(|db| sql::forwarder(db, &domain, &local))?
             .ok_or_else(|| Error::not_found(format!("no forwarder {local}@{domain}")))
     }
@@ -448,7 +496,10 @@ impl Vmail {
     /// # Errors
     /// `NotFound` when it does not exist.
     pub fn delete_forwarder(&self, domain: &str, local_part: &str) -> Result<()> {
-        let (domain, local) = (normalize_domain(domain)?, address::normalize_lookup_local_part(local_part)?);
+        let (domain, local) = (
+            normalize_domain(domain)?,
+            address::normalize_lookup_local_part(local_part)?,
+        );
         if self.write(|db| sql::delete_forwarder(db, &domain, &local))? {
             Ok(())
         } else {
@@ -474,10 +525,16 @@ impl Vmail {
         self.write(|db| {
             locked_domain(db, &entry.domain)?;
             if sql::domain(db, &entry.alias, false)?.is_some() {
-                return Err(Error::conflict(format!("{} is a domain, not an alias", entry.alias)));
+                return Err(Error::conflict(format!(
+                    "{} is a domain, not an alias",
+                    entry.alias
+                )));
             }
             if sql::alias(db, &entry.alias)?.is_some() {
-                return Err(Error::conflict(format!("alias {} already exists", entry.alias)));
+                return Err(Error::conflict(format!(
+                    "alias {} already exists",
+                    entry.alias
+                )));
             }
             sql::insert_alias(db, &entry)
         })
@@ -517,7 +574,11 @@ impl Vmail {
     }
 }
 
-pub(crate) fn checked_forwarder(domain: &str, local_part: &str, remote_name: &str) -> Result<Forwarder> {
+pub(crate) fn checked_forwarder(
+    domain: &str,
+    local_part: &str,
+    remote_name: &str,
+) -> Result<Forwarder> {
     Ok(Forwarder {
         domain: normalize_domain(domain)?,
         local_part: normalize_local_part(local_part)?,
@@ -529,7 +590,11 @@ pub(crate) fn checked_forwarder(domain: &str, local_part: &str, remote_name: &st
 /// alias of it), or, for a catch-all, an address of the same domain that nothing else answers for.
 fn check_no_loop(db: &mut dyn Backend, fwd: &Forwarder) -> Result<()> {
     let mut own_domains = vec![fwd.domain.clone()];
-    own_domains.extend(sql::aliases(db, Some(&fwd.domain))?.into_iter().map(|a| a.alias));
+    own_domains.extend(
+        sql::aliases(db, Some(&fwd.domain))?
+            .into_iter()
+            .map(|a| a.alias),
+    );
     for target in address::parse_remote_list(&fwd.remote_name) {
         let Ok((local, domain)) = address::split_address(&target) else {
             continue;

@@ -169,4 +169,3 @@ fn mailbox_of(row: &LoginRow) -> Result<Mailbox> {
         unix_user: row.unix_user.clone().unwrap_or_default(),
     })
 }
-

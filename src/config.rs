@@ -139,7 +139,9 @@ impl Config {
             let (key, value) = line
                 .split_once('=')
                 .ok_or_else(|| fail("expected key = value".into()))?;
-            config.set(key.trim(), value.trim()).map_err(|e| fail(e.to_string()))?;
+            config
+                .set(key.trim(), value.trim())
+                .map_err(|e| fail(e.to_string()))?;
         }
         if config.databases.is_empty() {
             return Err(Error::invalid(format!("{origin}: no database = line")));

@@ -35,6 +35,7 @@ mod admin;
 mod auth;
 pub mod config;
 mod error;
+pub mod maintenance;
 mod maintain;
 pub mod password;
 mod records;

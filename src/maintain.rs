@@ -49,11 +49,20 @@ impl Vmail {
     pub fn collisions(&self) -> Result<Vec<Collision>> {
         let mut found = Vec::new();
         let domains: Vec<String> = self.domains()?.into_iter().map(|d| d.name).collect();
-        found.extend(collide("domain", "lower-case", &domains, |n| n.to_lowercase()));
+        found.extend(collide("domain", "lower-case", &domains, |n| {
+            n.to_lowercase()
+        }));
         let aliases: Vec<String> = self.aliases(None)?.into_iter().map(|a| a.alias).collect();
-        found.extend(collide("domain_alias", "lower-case", &aliases, |n| n.to_lowercase()));
+        found.extend(collide("domain_alias", "lower-case", &aliases, |n| {
+            n.to_lowercase()
+        }));
         let both: Vec<String> = domains.iter().chain(&aliases).cloned().collect();
-        found.extend(collide("domain/domain_alias", "domain and alias", &both, |n| n.to_lowercase()));
+        found.extend(collide(
+            "domain/domain_alias",
+            "domain and alias",
+            &both,
+            |n| n.to_lowercase(),
+        ));
         let popboxes: Vec<String> = self
             .popboxes(None)?
             .into_iter()
@@ -66,7 +75,12 @@ impl Vmail {
             .collect();
         for (table, names) in [("popbox", &popboxes), ("forwarder", &forwarders)] {
             found.extend(collide(table, "lower-case", names, |n| n.to_lowercase()));
-            found.extend(collide(table, "legacy prefix key", names, legacy_prefix_key));
+            found.extend(collide(
+                table,
+                "legacy prefix key",
+                names,
+                legacy_prefix_key,
+            ));
         }
         Ok(found)
     }
@@ -91,7 +105,10 @@ impl Vmail {
         if applied {
             self.read(|db| {
                 migrate::to_recommended(db).map_err(|e| {
-                    Error::new(e.kind(), format!("migration failed, legacy tables unchanged: {e}"))
+                    Error::new(
+                        e.kind(),
+                        format!("migration failed, legacy tables unchanged: {e}"),
+                    )
                 })
             })?;
         }
@@ -112,7 +129,12 @@ fn legacy_prefix_key(name: &str) -> String {
     format!("{}@{}…", local.to_lowercase(), domain.to_lowercase())
 }
 
-fn collide(table: &str, rule: &str, names: &[String], key: impl Fn(&str) -> String) -> Vec<Collision> {
+fn collide(
+    table: &str,
+    rule: &str,
+    names: &[String],
+    key: impl Fn(&str) -> String,
+) -> Vec<Collision> {
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for name in names {
         groups.entry(key(name)).or_default().push(name.clone());

@@ -42,7 +42,11 @@ impl Vmail {
             let mut out: Vec<Record> = sql::domains(db)?.into_iter().map(Record::Domain).collect();
             out.extend(sql::aliases(db, None)?.into_iter().map(Record::Alias));
             out.extend(sql::popboxes(db, None)?.into_iter().map(Record::Popbox));
-            out.extend(sql::forwarders(db, None)?.into_iter().map(Record::Forwarder));
+            out.extend(
+                sql::forwarders(db, None)?
+                    .into_iter()
+                    .map(Record::Forwarder),
+            );
             Ok(out)
         })
     }
@@ -108,7 +112,10 @@ fn insert(db: &mut dyn Backend, record: &Record, report: &mut ImportReport) -> R
     match record {
         Record::Domain(d) => {
             if sql::alias(db, &d.name)?.is_some() {
-                return Err(Error::conflict(format!("{} is already a domain alias", d.name)));
+                return Err(Error::conflict(format!(
+                    "{} is already a domain alias",
+                    d.name
+                )));
             }
             sql::insert_domain(db, d)?;
             report.domains += 1;
@@ -116,7 +123,10 @@ fn insert(db: &mut dyn Backend, record: &Record, report: &mut ImportReport) -> R
         Record::Alias(a) => {
             domain_exists(db, &a.domain)?;
             if sql::domain(db, &a.alias, false)?.is_some() {
-                return Err(Error::conflict(format!("{} is a domain, not an alias", a.alias)));
+                return Err(Error::conflict(format!(
+                    "{} is a domain, not an alias",
+                    a.alias
+                )));
             }
             sql::insert_alias(db, a)?;
             report.aliases += 1;

@@ -19,7 +19,9 @@ pub struct Vmail {
 
 impl std::fmt::Debug for Vmail {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vmail").field("kind", &self.store_kind()).finish()
+        f.debug_struct("Vmail")
+            .field("kind", &self.store_kind())
+            .finish()
     }
 }
 

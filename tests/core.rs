@@ -8,7 +8,10 @@ use vmailsql::{ErrorKind, NewDomain, Resolution, Rule, Vmail};
 /// Runs raw SQL on the fixture's database, bypassing the library (to plant legacy or hostile rows).
 fn raw(fx: &Fixture, sql: &str) {
     if let Some(path) = fx.url.strip_prefix("sqlite://") {
-        rusqlite::Connection::open(path).unwrap().execute_batch(sql).unwrap();
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
     } else {
         use mysql::prelude::Queryable;
         let mut conn = mysql::Conn::new(mysql::Opts::from_url(&fx.url).unwrap()).unwrap();
@@ -37,15 +40,26 @@ fn populated(backend: Backend) -> Fixture {
     let mut d = NewDomain::new("example.org", "/var/mail/example.org", "vmail");
     d.password = Some("domain-pw".into());
     v.add_domain(&d).unwrap();
-    v.add_popbox("example.org", "alice", "alice-pw", None).unwrap();
-    v.add_popbox("example.org", "bob", "bob-pw", Some("b/bob.mbox")).unwrap();
+    v.add_popbox("example.org", "alice", "alice-pw", None)
+        .unwrap();
+    v.add_popbox("example.org", "bob", "bob-pw", Some("b/bob.mbox"))
+        .unwrap();
     v.add_popbox("example.org", "shadowed", "pw", None).unwrap();
-    v.add_forwarder("example.org", "shadowed", "elsewhere@remote.example").unwrap();
-    v.add_forwarder("example.org", "team", "alice@example.org, x@remote.example").unwrap();
-    v.add_forwarder("example.org", "_default_", "catch@remote.example").unwrap();
+    v.add_forwarder("example.org", "shadowed", "elsewhere@remote.example")
+        .unwrap();
+    v.add_forwarder("example.org", "team", "alice@example.org, x@remote.example")
+        .unwrap();
+    v.add_forwarder("example.org", "_default_", "catch@remote.example")
+        .unwrap();
     v.add_alias("example.net", "example.org").unwrap();
-    v.add_domain(&NewDomain::new("nocatch.example", "/var/mail/nocatch", "5000")).unwrap();
-    v.add_popbox("nocatch.example", "carol", "carol-pw", None).unwrap();
+    v.add_domain(&NewDomain::new(
+        "nocatch.example",
+        "/var/mail/nocatch",
+        "5000",
+    ))
+    .unwrap();
+    v.add_popbox("nocatch.example", "carol", "carol-pw", None)
+        .unwrap();
     fx
 }
 
@@ -73,26 +87,50 @@ fn resolution_follows_seed_order(b: Backend) {
     let m = mailbox(v, "alice@example.org");
     assert_eq!(m.path, "/var/mail/example.org/alice");
     assert_eq!(m.unix_user, "vmail");
-    assert_eq!((m.domain.as_str(), m.local_part.as_str()), ("example.org", "alice"));
-    assert_eq!(mailbox(v, "bob@example.org").path, "/var/mail/example.org/b/bob.mbox");
+    assert_eq!(
+        (m.domain.as_str(), m.local_part.as_str()),
+        ("example.org", "alice")
+    );
+    assert_eq!(
+        mailbox(v, "bob@example.org").path,
+        "/var/mail/example.org/b/bob.mbox"
+    );
     // a forwarder shadows a popbox of the same name
     assert_eq!(
         forward(v, "shadowed@example.org"),
-        (vec!["elsewhere@remote.example".to_string()], Rule::Forwarder)
+        (
+            vec!["elsewhere@remote.example".to_string()],
+            Rule::Forwarder
+        )
     );
     // remote_name is an address list
-    assert_eq!(forward(v, "team@example.org").0, ["alice@example.org", "x@remote.example"]);
+    assert_eq!(
+        forward(v, "team@example.org").0,
+        ["alice@example.org", "x@remote.example"]
+    );
     // the catch-all answers only for what nothing else answers for
-    assert_eq!(forward(v, "nobody@example.org"), (vec!["catch@remote.example".to_string()], Rule::CatchAll));
-    assert_eq!(kind(v.resolve("nobody@nocatch.example")), ErrorKind::NotFound);
-    assert_eq!(kind(v.resolve("alice@not-local.example")), ErrorKind::NotFound);
+    assert_eq!(
+        forward(v, "nobody@example.org"),
+        (vec!["catch@remote.example".to_string()], Rule::CatchAll)
+    );
+    assert_eq!(
+        kind(v.resolve("nobody@nocatch.example")),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(v.resolve("alice@not-local.example")),
+        ErrorKind::NotFound
+    );
 }
 
 fn alias_domain_acts_as_target(b: Backend) {
     let fx = populated(b);
     let v = &fx.vmail;
     let m = mailbox(v, "alice@example.net");
-    assert_eq!((m.domain.as_str(), m.path.as_str()), ("example.org", "/var/mail/example.org/alice"));
+    assert_eq!(
+        (m.domain.as_str(), m.path.as_str()),
+        ("example.org", "/var/mail/example.org/alice")
+    );
     assert_eq!(forward(v, "team@example.net").1, Rule::Forwarder);
     assert_eq!(forward(v, "whoever@example.net").1, Rule::CatchAll);
     assert_eq!(v.local_domain("EXAMPLE.NET").unwrap(), "example.org");
@@ -103,47 +141,88 @@ fn alias_domain_acts_as_target(b: Backend) {
 fn case_insensitive_everywhere(b: Backend) {
     let fx = populated(b);
     let v = &fx.vmail;
-    assert_eq!(mailbox(v, "ALICE@Example.ORG").path, "/var/mail/example.org/alice");
+    assert_eq!(
+        mailbox(v, "ALICE@Example.ORG").path,
+        "/var/mail/example.org/alice"
+    );
     assert_eq!(mailbox(v, "Alice@EXAMPLE.net").domain, "example.org");
     assert_eq!(forward(v, "Team@Example.Org").1, Rule::Forwarder);
     assert!(v.authenticate("Alice@EXAMPLE.org", "alice-pw").is_ok());
     // stored names are lower-cased, so a case variant is a duplicate
-    assert_eq!(kind(v.add_popbox("EXAMPLE.org", "ALICE", "x", Some("other"))), ErrorKind::Conflict);
+    assert_eq!(
+        kind(v.add_popbox("EXAMPLE.org", "ALICE", "x", Some("other"))),
+        ErrorKind::Conflict
+    );
 }
 
 fn unsafe_stored_data_is_refused(b: Backend) {
     let fx = populated(b);
-    raw(&fx, "INSERT INTO popbox (domain_name, local_part, password_hash, mbox_name) VALUES \
+    raw(
+        &fx,
+        "INSERT INTO popbox (domain_name, local_part, password_hash, mbox_name) VALUES \
               ('example.org','evil','{plaintext}pw','../../etc/passwd'); \
               INSERT INTO popbox (domain_name, local_part, password_hash, mbox_name) VALUES \
               ('example.org','abs','{plaintext}pw','/etc/passwd'); \
               INSERT INTO popbox (domain_name, local_part, password_hash, mbox_name) VALUES \
-              ('example.org','nul','{plaintext}pw',NULL)");
+              ('example.org','nul','{plaintext}pw',NULL)",
+    );
     let v = &fx.vmail;
     for addr in ["evil@example.org", "abs@example.org", "nul@example.org"] {
         assert_eq!(kind(v.resolve(addr)), ErrorKind::InvalidInput, "{addr}");
-        assert_eq!(kind(v.authenticate(addr, "pw")), ErrorKind::InvalidInput, "{addr}");
+        assert_eq!(
+            kind(v.authenticate(addr, "pw")),
+            ErrorKind::InvalidInput,
+            "{addr}"
+        );
     }
     for user in ["", "root", "0"] {
-        raw(&fx, &format!("UPDATE domain SET unix_user = '{user}' WHERE domain_name = 'example.org'"));
-        assert_eq!(kind(v.resolve("alice@example.org")), ErrorKind::InvalidInput, "{user:?}");
+        raw(
+            &fx,
+            &format!("UPDATE domain SET unix_user = '{user}' WHERE domain_name = 'example.org'"),
+        );
+        assert_eq!(
+            kind(v.resolve("alice@example.org")),
+            ErrorKind::InvalidInput,
+            "{user:?}"
+        );
     }
-    raw(&fx, "UPDATE domain SET unix_user = NULL WHERE domain_name = 'example.org'");
-    assert_eq!(kind(v.resolve("alice@example.org")), ErrorKind::InvalidInput);
+    raw(
+        &fx,
+        "UPDATE domain SET unix_user = NULL WHERE domain_name = 'example.org'",
+    );
+    assert_eq!(
+        kind(v.resolve("alice@example.org")),
+        ErrorKind::InvalidInput
+    );
 }
 
 fn hostile_addresses_never_reach_sql_errors(b: Backend) {
     let fx = populated(b);
     let v = &fx.vmail;
-    for lp in ["a'b", "a\"b", "../x", "a%b", "x' OR '1'='1", "a\\", "ünïcode"] {
+    for lp in [
+        "a'b",
+        "a\"b",
+        "../x",
+        "a%b",
+        "x' OR '1'='1",
+        "a\\",
+        "ünïcode",
+    ] {
         let r = v.resolve(&format!("{lp}@example.org")).unwrap();
         assert_eq!(r.rule(), Rule::CatchAll, "{lp}");
-        assert_eq!(kind(v.resolve(&format!("{lp}@nocatch.example"))), ErrorKind::NotFound, "{lp}");
+        assert_eq!(
+            kind(v.resolve(&format!("{lp}@nocatch.example"))),
+            ErrorKind::NotFound,
+            "{lp}"
+        );
     }
     for bad in ["a\u{7}b@example.org", "no-at-sign", "a@", "@example.org"] {
         assert_eq!(kind(v.resolve(bad)), ErrorKind::InvalidInput, "{bad:?}");
     }
-    assert_eq!(kind(v.resolve(&format!("{}@example.org", "a".repeat(65)))), ErrorKind::InvalidInput);
+    assert_eq!(
+        kind(v.resolve(&format!("{}@example.org", "a".repeat(65)))),
+        ErrorKind::InvalidInput
+    );
 }
 
 fn authentication_follows_tpop3d(b: Backend) {
@@ -154,22 +233,55 @@ fn authentication_follows_tpop3d(b: Backend) {
     assert!(v.authenticate("alice%example.org", "alice-pw").is_ok());
     assert!(v.authenticate("alice!example.org", "alice-pw").is_ok());
     assert!(v.authenticate("alice:example.org", "alice-pw").is_ok());
-    assert_eq!(kind(v.authenticate("alice@example.org", "wrong")), ErrorKind::AuthFailed);
-    assert_eq!(kind(v.authenticate("nobody@example.org", "alice-pw")), ErrorKind::AuthFailed);
-    assert_eq!(kind(v.authenticate("alice", "alice-pw")), ErrorKind::AuthFailed);
-    assert_eq!(kind(v.authenticate("alice@example.org", "")), ErrorKind::AuthFailed);
+    assert_eq!(
+        kind(v.authenticate("alice@example.org", "wrong")),
+        ErrorKind::AuthFailed
+    );
+    assert_eq!(
+        kind(v.authenticate("nobody@example.org", "alice-pw")),
+        ErrorKind::AuthFailed
+    );
+    assert_eq!(
+        kind(v.authenticate("alice", "alice-pw")),
+        ErrorKind::AuthFailed
+    );
+    assert_eq!(
+        kind(v.authenticate("alice@example.org", "")),
+        ErrorKind::AuthFailed
+    );
     // tpop3d never resolved aliases at login
-    assert_eq!(kind(v.authenticate("alice@example.net", "alice-pw")), ErrorKind::AuthFailed);
+    assert_eq!(
+        kind(v.authenticate("alice@example.net", "alice-pw")),
+        ErrorKind::AuthFailed
+    );
     let via_alias = fx.reopen(|c| c.login_via_alias = true);
-    assert_eq!(via_alias.authenticate("alice@example.net", "alice-pw").unwrap().domain, "example.org");
+    assert_eq!(
+        via_alias
+            .authenticate("alice@example.net", "alice-pw")
+            .unwrap()
+            .domain,
+        "example.org"
+    );
     // only the configured separators split
     let at_only = fx.reopen(|c| c.login_separators = "@".into());
-    assert_eq!(kind(at_only.authenticate("alice%example.org", "alice-pw")), ErrorKind::AuthFailed);
+    assert_eq!(
+        kind(at_only.authenticate("alice%example.org", "alice-pw")),
+        ErrorKind::AuthFailed
+    );
     // the domain administrator
     assert!(v.authenticate_domain("Example.org", "domain-pw").is_ok());
-    assert_eq!(kind(v.authenticate_domain("example.org", "wrong")), ErrorKind::AuthFailed);
-    assert_eq!(kind(v.authenticate_domain("example.net", "domain-pw")), ErrorKind::AuthFailed);
-    assert_eq!(kind(v.authenticate_domain("nocatch.example", "")), ErrorKind::AuthFailed);
+    assert_eq!(
+        kind(v.authenticate_domain("example.org", "wrong")),
+        ErrorKind::AuthFailed
+    );
+    assert_eq!(
+        kind(v.authenticate_domain("example.net", "domain-pw")),
+        ErrorKind::AuthFailed
+    );
+    assert_eq!(
+        kind(v.authenticate_domain("nocatch.example", "")),
+        ErrorKind::AuthFailed
+    );
 }
 
 fn legacy_hashes_verify_and_apop(b: Backend) {
@@ -185,16 +297,36 @@ fn legacy_hashes_verify_and_apop(b: Backend) {
     for user in ["bare", "md5", "mysql", "sha", "cmd5", "des"] {
         let login = format!("{user}@example.org");
         assert!(v.authenticate(&login, "secret").is_ok(), "{user}");
-        assert_eq!(kind(v.authenticate(&login, "Secret")), ErrorKind::AuthFailed, "{user}");
+        assert_eq!(
+            kind(v.authenticate(&login, "Secret")),
+            ErrorKind::AuthFailed,
+            "{user}"
+        );
     }
     let ts = "<1896.697170952@dbc.mtview.ca.us>";
-    assert!(v.authenticate_apop("apop@example.org", ts, "c4c9334bac560ecc979e58001b3e22fb").is_ok());
-    assert!(v.authenticate_apop("apop@example.org", ts, "C4C9334BAC560ECC979E58001B3E22FB").is_ok());
-    assert_eq!(kind(v.authenticate_apop("apop@example.org", ts, "c4c9334bac560ecc979e58001b3e22fc")), ErrorKind::AuthFailed);
+    assert!(v
+        .authenticate_apop("apop@example.org", ts, "c4c9334bac560ecc979e58001b3e22fb")
+        .is_ok());
+    assert!(v
+        .authenticate_apop("apop@example.org", ts, "C4C9334BAC560ECC979E58001B3E22FB")
+        .is_ok());
+    assert_eq!(
+        kind(v.authenticate_apop("apop@example.org", ts, "c4c9334bac560ecc979e58001b3e22fc")),
+        ErrorKind::AuthFailed
+    );
     // APOP needs a {plaintext} password
-    assert_eq!(kind(v.authenticate_apop("md5@example.org", ts, "c4c9334bac560ecc979e58001b3e22fb")), ErrorKind::AuthFailed);
-    assert_eq!(v.plaintext_credentials("apop@example.org").unwrap().1, "tanstaaf");
-    assert_eq!(kind(v.plaintext_credentials("md5@example.org")), ErrorKind::AuthFailed);
+    assert_eq!(
+        kind(v.authenticate_apop("md5@example.org", ts, "c4c9334bac560ecc979e58001b3e22fb")),
+        ErrorKind::AuthFailed
+    );
+    assert_eq!(
+        v.plaintext_credentials("apop@example.org").unwrap().1,
+        "tanstaaf"
+    );
+    assert_eq!(
+        kind(v.plaintext_credentials("md5@example.org")),
+        ErrorKind::AuthFailed
+    );
 }
 
 fn upgrade_on_login_rewrites_weak_hashes(b: Backend) {
@@ -204,33 +336,67 @@ fn upgrade_on_login_rewrites_weak_hashes(b: Backend) {
     let v = fx.reopen(|c| c.upgrade_on_login = true);
     // a wrong password changes nothing
     assert!(v.authenticate("old@example.org", "wrong").is_err());
-    assert_eq!(v.popbox("example.org", "old").unwrap().password_hash.unwrap(), "{md5}5ebe2294ecd0e0f08eab7690d2a6ee69");
+    assert_eq!(
+        v.popbox("example.org", "old")
+            .unwrap()
+            .password_hash
+            .unwrap(),
+        "{md5}5ebe2294ecd0e0f08eab7690d2a6ee69"
+    );
     v.authenticate("old@example.org", "secret").unwrap();
-    let new = v.popbox("example.org", "old").unwrap().password_hash.unwrap();
+    let new = v
+        .popbox("example.org", "old")
+        .unwrap()
+        .password_hash
+        .unwrap();
     assert!(new.starts_with("{crypt}$6$"), "{new}");
     assert!(v.authenticate("old@example.org", "secret").is_ok());
     assert!(v.authenticate("old@example.org", "wrong").is_err());
     // plaintext stays for APOP unless configured
     v.authenticate("apop@example.org", "secret").unwrap();
-    assert_eq!(v.popbox("example.org", "apop").unwrap().password_hash.unwrap(), "{plaintext}secret");
+    assert_eq!(
+        v.popbox("example.org", "apop")
+            .unwrap()
+            .password_hash
+            .unwrap(),
+        "{plaintext}secret"
+    );
     let all = fx.reopen(|c| {
         c.upgrade_on_login = true;
         c.upgrade_plaintext = true;
     });
     all.authenticate("apop@example.org", "secret").unwrap();
-    assert!(all.popbox("example.org", "apop").unwrap().password_hash.unwrap().starts_with("{crypt}$6$"));
+    assert!(all
+        .popbox("example.org", "apop")
+        .unwrap()
+        .password_hash
+        .unwrap()
+        .starts_with("{crypt}$6$"));
     // without the policy nothing is rewritten
     raw(&fx, "UPDATE popbox SET password_hash = '{md5}5ebe2294ecd0e0f08eab7690d2a6ee69' WHERE local_part = 'old'");
     fx.vmail.authenticate("old@example.org", "secret").unwrap();
-    assert!(fx.vmail.popbox("example.org", "old").unwrap().password_hash.unwrap().starts_with("{md5}"));
+    assert!(fx
+        .vmail
+        .popbox("example.org", "old")
+        .unwrap()
+        .password_hash
+        .unwrap()
+        .starts_with("{md5}"));
 }
 
 fn new_hashes_use_policy_scheme(b: Backend) {
-    let fx = Fixture::with(b, |c| c.password_scheme = vmailsql::password::Scheme::Sha512Crypt);
+    let fx = Fixture::with(b, |c| {
+        c.password_scheme = vmailsql::password::Scheme::Sha512Crypt
+    });
     let v = &fx.vmail;
-    v.add_domain(&NewDomain::new("example.org", "/m", "vmail")).unwrap();
+    v.add_domain(&NewDomain::new("example.org", "/m", "vmail"))
+        .unwrap();
     v.add_popbox("example.org", "alice", "pw", None).unwrap();
-    let h = v.popbox("example.org", "alice").unwrap().password_hash.unwrap();
+    let h = v
+        .popbox("example.org", "alice")
+        .unwrap()
+        .password_hash
+        .unwrap();
     assert!(h.starts_with("{SHA512-CRYPT}$6$"), "{h}");
     assert!(v.authenticate("alice@example.org", "pw").is_ok());
 }
@@ -238,17 +404,64 @@ fn new_hashes_use_policy_scheme(b: Backend) {
 fn domain_administration(b: Backend) {
     let fx = populated(b);
     let v = &fx.vmail;
-    assert_eq!(v.domains().unwrap().iter().map(|d| d.name.as_str()).collect::<Vec<_>>(), ["example.org", "nocatch.example"]);
-    assert_eq!(kind(v.add_domain(&NewDomain::new("Example.ORG", "/x", "vmail"))), ErrorKind::Conflict);
-    assert_eq!(kind(v.add_domain(&NewDomain::new("example.net", "/x", "vmail"))), ErrorKind::Conflict);
-    for (name, path, user) in [("bad..name", "/x", "vmail"), ("ok.example", "relative", "vmail"), ("ok.example", "/a/../b", "vmail"), ("ok.example", "/x", "root"), ("ok.example", "/x", "0"), ("ok.example", "/x", "")] {
-        assert_eq!(kind(v.add_domain(&NewDomain::new(name, path, user))), ErrorKind::InvalidInput, "{name} {path} {user}");
+    assert_eq!(
+        v.domains()
+            .unwrap()
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>(),
+        ["example.org", "nocatch.example"]
+    );
+    assert_eq!(
+        kind(v.add_domain(&NewDomain::new("Example.ORG", "/x", "vmail"))),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        kind(v.add_domain(&NewDomain::new("example.net", "/x", "vmail"))),
+        ErrorKind::Conflict
+    );
+    for (name, path, user) in [
+        ("bad..name", "/x", "vmail"),
+        ("ok.example", "relative", "vmail"),
+        ("ok.example", "/a/../b", "vmail"),
+        ("ok.example", "/x", "root"),
+        ("ok.example", "/x", "0"),
+        ("ok.example", "/x", ""),
+    ] {
+        assert_eq!(
+            kind(v.add_domain(&NewDomain::new(name, path, user))),
+            ErrorKind::InvalidInput,
+            "{name} {path} {user}"
+        );
     }
-    v.change_domain("example.org", &vmailsql::DomainChange { path: Some("/srv/mail/example.org".into()), max_popbox: Some(Some(10)), ..Default::default() }).unwrap();
+    v.change_domain(
+        "example.org",
+        &vmailsql::DomainChange {
+            path: Some("/srv/mail/example.org".into()),
+            max_popbox: Some(Some(10)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let d = v.domain("example.org").unwrap();
-    assert_eq!((d.path.as_deref(), d.max_popbox, d.unix_user.as_deref()), (Some("/srv/mail/example.org"), Some(10), Some("vmail")));
-    assert_eq!(mailbox(v, "alice@example.org").path, "/srv/mail/example.org/alice");
-    assert_eq!(kind(v.change_domain("example.org", &vmailsql::DomainChange { unix_user: Some("root".into()), ..Default::default() })), ErrorKind::InvalidInput);
+    assert_eq!(
+        (d.path.as_deref(), d.max_popbox, d.unix_user.as_deref()),
+        (Some("/srv/mail/example.org"), Some(10), Some("vmail"))
+    );
+    assert_eq!(
+        mailbox(v, "alice@example.org").path,
+        "/srv/mail/example.org/alice"
+    );
+    assert_eq!(
+        kind(v.change_domain(
+            "example.org",
+            &vmailsql::DomainChange {
+                unix_user: Some("root".into()),
+                ..Default::default()
+            }
+        )),
+        ErrorKind::InvalidInput
+    );
     assert_eq!(kind(v.domain("missing.example")), ErrorKind::NotFound);
     // deleting a domain takes everything with it
     v.create_session("example.org").unwrap();
@@ -265,24 +478,61 @@ fn domain_administration(b: Backend) {
 fn popbox_administration(b: Backend) {
     let fx = populated(b);
     let v = &fx.vmail;
-    let names: Vec<_> = v.popboxes(Some("example.org")).unwrap().into_iter().map(|p| p.local_part).collect();
+    let names: Vec<_> = v
+        .popboxes(Some("example.org"))
+        .unwrap()
+        .into_iter()
+        .map(|p| p.local_part)
+        .collect();
     assert_eq!(names, ["alice", "bob", "shadowed"]);
-    assert_eq!(kind(v.add_popbox("missing.example", "x", "pw", None)), ErrorKind::NotFound);
-    for (lp, mbox) in [("a..b", None), ("a b", None), ("_default_", None), ("a@b", None), ("ok", Some("../x")), ("ok", Some("/abs")), ("ok", Some(""))] {
-        assert_eq!(kind(v.add_popbox("example.org", lp, "pw", mbox)), ErrorKind::InvalidInput, "{lp} {mbox:?}");
+    assert_eq!(
+        kind(v.add_popbox("missing.example", "x", "pw", None)),
+        ErrorKind::NotFound
+    );
+    for (lp, mbox) in [
+        ("a..b", None),
+        ("a b", None),
+        ("_default_", None),
+        ("a@b", None),
+        ("ok", Some("../x")),
+        ("ok", Some("/abs")),
+        ("ok", Some("")),
+    ] {
+        assert_eq!(
+            kind(v.add_popbox("example.org", lp, "pw", mbox)),
+            ErrorKind::InvalidInput,
+            "{lp} {mbox:?}"
+        );
     }
-    assert_eq!(kind(v.add_popbox("example.org", "dave", "pw", Some("alice"))), ErrorKind::Conflict);
-    v.set_popbox_password("example.org", "alice", "new-pw").unwrap();
+    assert_eq!(
+        kind(v.add_popbox("example.org", "dave", "pw", Some("alice"))),
+        ErrorKind::Conflict
+    );
+    v.set_popbox_password("example.org", "alice", "new-pw")
+        .unwrap();
     assert!(v.authenticate("alice@example.org", "new-pw").is_ok());
     assert!(v.authenticate("alice@example.org", "alice-pw").is_err());
-    assert_eq!(kind(v.change_popbox_password("alice@example.org", "wrong", "x")), ErrorKind::AuthFailed);
-    v.change_popbox_password("alice@example.org", "new-pw", "newer").unwrap();
+    assert_eq!(
+        kind(v.change_popbox_password("alice@example.org", "wrong", "x")),
+        ErrorKind::AuthFailed
+    );
+    v.change_popbox_password("alice@example.org", "new-pw", "newer")
+        .unwrap();
     assert!(v.authenticate("alice@example.org", "newer").is_ok());
-    assert_eq!(kind(v.change_popbox_password("ghost@example.org", "a", "b")), ErrorKind::AuthFailed);
+    assert_eq!(
+        kind(v.change_popbox_password("ghost@example.org", "a", "b")),
+        ErrorKind::AuthFailed
+    );
     v.delete_popbox("example.org", "alice").unwrap();
-    assert_eq!(kind(v.delete_popbox("example.org", "alice")), ErrorKind::NotFound);
+    assert_eq!(
+        kind(v.delete_popbox("example.org", "alice")),
+        ErrorKind::NotFound
+    );
     assert_eq!(forward(v, "alice@example.org").1, Rule::CatchAll);
-    assert_eq!(kind(v.set_popbox_password("example.org", "alice", "x")), ErrorKind::NotFound);
+    assert_eq!(
+        kind(v.set_popbox_password("example.org", "alice", "x")),
+        ErrorKind::NotFound
+    );
 }
 
 fn max_popbox_is_enforced(b: Backend) {
@@ -293,9 +543,19 @@ fn max_popbox_is_enforced(b: Backend) {
     v.add_domain(&d).unwrap();
     v.add_popbox("small.example", "a", "pw", None).unwrap();
     v.add_popbox("small.example", "b", "pw", None).unwrap();
-    assert_eq!(kind(v.add_popbox("small.example", "c", "pw", None)), ErrorKind::LimitExceeded);
+    assert_eq!(
+        kind(v.add_popbox("small.example", "c", "pw", None)),
+        ErrorKind::LimitExceeded
+    );
     assert_eq!(v.popboxes(Some("small.example")).unwrap().len(), 2);
-    v.change_domain("small.example", &vmailsql::DomainChange { max_popbox: Some(None), ..Default::default() }).unwrap();
+    v.change_domain(
+        "small.example",
+        &vmailsql::DomainChange {
+            max_popbox: Some(None),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     v.add_popbox("small.example", "c", "pw", None).unwrap();
 }
 
@@ -325,9 +585,15 @@ fn max_popbox_holds_under_concurrency(b: Backend) {
             })
         })
         .collect();
-    let outcomes: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let outcomes: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     let created = outcomes.iter().filter(|o| o.is_ok()).count();
-    let refused = outcomes.iter().filter(|o| **o == Err(ErrorKind::LimitExceeded)).count();
+    let refused = outcomes
+        .iter()
+        .filter(|o| **o == Err(ErrorKind::LimitExceeded))
+        .count();
     assert_eq!(created, 5, "{outcomes:?}");
     assert_eq!(created + refused, 48, "{outcomes:?}");
     assert_eq!(fx.vmail.popboxes(Some("race.example")).unwrap().len(), 5);
@@ -336,36 +602,86 @@ fn max_popbox_holds_under_concurrency(b: Backend) {
 fn forwarder_administration(b: Backend) {
     let fx = populated(b);
     let v = &fx.vmail;
-    assert_eq!(kind(v.add_forwarder("example.org", "team", "a@b.example")), ErrorKind::Conflict);
-    assert_eq!(kind(v.add_forwarder("missing.example", "x", "a@b.example")), ErrorKind::NotFound);
-    for target in ["|/bin/sh", "/etc/passwd", "", "not-an-address", "loop@example.org", "loop@EXAMPLE.net"] {
-        assert_eq!(kind(v.add_forwarder("example.org", "loop", target)), ErrorKind::InvalidInput, "{target}");
+    assert_eq!(
+        kind(v.add_forwarder("example.org", "team", "a@b.example")),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        kind(v.add_forwarder("missing.example", "x", "a@b.example")),
+        ErrorKind::NotFound
+    );
+    for target in [
+        "|/bin/sh",
+        "/etc/passwd",
+        "",
+        "not-an-address",
+        "loop@example.org",
+        "loop@EXAMPLE.net",
+    ] {
+        assert_eq!(
+            kind(v.add_forwarder("example.org", "loop", target)),
+            ErrorKind::InvalidInput,
+            "{target}"
+        );
     }
-    v.change_forwarder("example.org", "team", "bob@example.org").unwrap();
+    v.change_forwarder("example.org", "team", "bob@example.org")
+        .unwrap();
     assert_eq!(forward(v, "team@example.org").0, ["bob@example.org"]);
-    assert_eq!(kind(v.change_forwarder("example.org", "ghost", "a@b.example")), ErrorKind::NotFound);
+    assert_eq!(
+        kind(v.change_forwarder("example.org", "ghost", "a@b.example")),
+        ErrorKind::NotFound
+    );
     // a catch-all into its own domain must land on something real
-    assert_eq!(kind(v.set_catch_all("example.org", "nobody@example.org")), ErrorKind::InvalidInput);
+    assert_eq!(
+        kind(v.set_catch_all("example.org", "nobody@example.org")),
+        ErrorKind::InvalidInput
+    );
     v.set_catch_all("example.org", "alice@example.org").unwrap();
     assert_eq!(forward(v, "zzz@example.org").0, ["alice@example.org"]);
-    v.set_catch_all("nocatch.example", "carol@nocatch.example").unwrap();
+    v.set_catch_all("nocatch.example", "carol@nocatch.example")
+        .unwrap();
     assert_eq!(forward(v, "zzz@nocatch.example").1, Rule::CatchAll);
     v.delete_forwarder("nocatch.example", "_default_").unwrap();
     assert_eq!(kind(v.resolve("zzz@nocatch.example")), ErrorKind::NotFound);
-    assert_eq!(v.forwarder("example.org", "TEAM").unwrap().remote_name, "bob@example.org");
-    let list: Vec<_> = v.forwarders(Some("example.org")).unwrap().into_iter().map(|f| f.local_part).collect();
+    assert_eq!(
+        v.forwarder("example.org", "TEAM").unwrap().remote_name,
+        "bob@example.org"
+    );
+    let list: Vec<_> = v
+        .forwarders(Some("example.org"))
+        .unwrap()
+        .into_iter()
+        .map(|f| f.local_part)
+        .collect();
     assert_eq!(list, ["_default_", "shadowed", "team"]);
 }
 
 fn alias_administration(b: Backend) {
     let fx = populated(b);
     let v = &fx.vmail;
-    assert_eq!(kind(v.add_alias("example.net", "nocatch.example")), ErrorKind::Conflict);
-    assert_eq!(kind(v.add_alias("nocatch.example", "example.org")), ErrorKind::Conflict);
-    assert_eq!(kind(v.add_alias("x.example", "missing.example")), ErrorKind::NotFound);
-    assert_eq!(kind(v.add_alias("example.org", "example.org")), ErrorKind::InvalidInput);
+    assert_eq!(
+        kind(v.add_alias("example.net", "nocatch.example")),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        kind(v.add_alias("nocatch.example", "example.org")),
+        ErrorKind::Conflict
+    );
+    assert_eq!(
+        kind(v.add_alias("x.example", "missing.example")),
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        kind(v.add_alias("example.org", "example.org")),
+        ErrorKind::InvalidInput
+    );
     v.add_alias("Example.COM", "example.org").unwrap();
-    let list: Vec<_> = v.aliases(Some("example.org")).unwrap().into_iter().map(|a| a.alias).collect();
+    let list: Vec<_> = v
+        .aliases(Some("example.org"))
+        .unwrap()
+        .into_iter()
+        .map(|a| a.alias)
+        .collect();
     assert_eq!(list, ["example.com", "example.net"]);
     v.delete_alias("example.net").unwrap();
     assert_eq!(kind(v.resolve("alice@example.net")), ErrorKind::NotFound);
@@ -378,30 +694,54 @@ fn web_sessions(b: Backend) {
     let token = v.create_session("example.org").unwrap();
     assert!(token.len() >= 32 && token.chars().all(|c| c.is_ascii_hexdigit()));
     v.validate_session("example.org", &token).unwrap();
-    assert_eq!(kind(v.validate_session("example.org", "0".repeat(64).as_str())), ErrorKind::AuthFailed);
-    assert_eq!(kind(v.validate_session("nocatch.example", &token)), ErrorKind::AuthFailed);
+    assert_eq!(
+        kind(v.validate_session("example.org", "0".repeat(64).as_str())),
+        ErrorKind::AuthFailed
+    );
+    assert_eq!(
+        kind(v.validate_session("nocatch.example", &token)),
+        ErrorKind::AuthFailed
+    );
     // the database never holds the token itself
-    let stored = raw_scalar(&fx, "SELECT session_id FROM web_session WHERE domain_name = 'example.org'");
+    let stored = raw_scalar(
+        &fx,
+        "SELECT session_id FROM web_session WHERE domain_name = 'example.org'",
+    );
     assert_eq!(stored.len(), 32);
     assert!(!token.contains(&stored) && stored != token);
     // a new sign-in replaces the old session
     let second = v.create_session("example.org").unwrap();
-    assert_eq!(kind(v.validate_session("example.org", &token)), ErrorKind::AuthFailed);
+    assert_eq!(
+        kind(v.validate_session("example.org", &token)),
+        ErrorKind::AuthFailed
+    );
     v.validate_session("example.org", &second).unwrap();
     // a password change ends it
     v.set_domain_password("example.org", "changed").unwrap();
-    assert_eq!(kind(v.validate_session("example.org", &second)), ErrorKind::AuthFailed);
+    assert_eq!(
+        kind(v.validate_session("example.org", &second)),
+        ErrorKind::AuthFailed
+    );
     assert!(v.authenticate_domain("example.org", "changed").is_ok());
     // sign-out
     let third = v.create_session("example.org").unwrap();
     v.destroy_session("example.org").unwrap();
-    assert_eq!(kind(v.validate_session("example.org", &third)), ErrorKind::AuthFailed);
+    assert_eq!(
+        kind(v.validate_session("example.org", &third)),
+        ErrorKind::AuthFailed
+    );
     // expiry
     let fourth = v.create_session("example.org").unwrap();
     raw(&fx, "UPDATE web_session SET expires = 1000");
-    assert_eq!(kind(v.validate_session("example.org", &fourth)), ErrorKind::AuthFailed);
+    assert_eq!(
+        kind(v.validate_session("example.org", &fourth)),
+        ErrorKind::AuthFailed
+    );
     assert_eq!(v.expire_sessions().unwrap(), 1);
-    assert_eq!(kind(v.create_session("missing.example")), ErrorKind::NotFound);
+    assert_eq!(
+        kind(v.create_session("missing.example")),
+        ErrorKind::NotFound
+    );
 }
 
 fn schema_creation_refuses_existing_tables(b: Backend) {
@@ -409,7 +749,16 @@ fn schema_creation_refuses_existing_tables(b: Backend) {
     assert_eq!(kind(fx.vmail.create_schema()), ErrorKind::Conflict);
     let mut tables = fx.vmail.tables().unwrap();
     tables.sort();
-    assert_eq!(tables, ["domain", "domain_alias", "forwarder", "popbox", "web_session"]);
+    assert_eq!(
+        tables,
+        [
+            "domain",
+            "domain_alias",
+            "forwarder",
+            "popbox",
+            "web_session"
+        ]
+    );
 }
 
 fn export_import_round_trip(b: Backend) {
@@ -424,9 +773,20 @@ fn export_import_round_trip(b: Backend) {
     };
     let there = Fixture::new(other);
     let report = there.vmail.import(&records).unwrap();
-    assert_eq!((report.domains, report.aliases, report.popboxes, report.forwarders), (2, 1, 5, 3));
+    assert_eq!(
+        (
+            report.domains,
+            report.aliases,
+            report.popboxes,
+            report.forwarders
+        ),
+        (2, 1, 5, 3)
+    );
     assert_eq!(there.vmail.export().unwrap(), records);
-    assert!(there.vmail.authenticate("legacy@example.org", "secret").is_ok());
+    assert!(there
+        .vmail
+        .authenticate("legacy@example.org", "secret")
+        .is_ok());
     let back = Fixture::new(b);
     back.vmail.import(&there.vmail.export().unwrap()).unwrap();
     assert_eq!(back.vmail.export().unwrap(), records);
@@ -444,13 +804,19 @@ fn import_is_all_or_nothing(b: Backend) {
     }));
     let e = fx.vmail.import(&records).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
-    assert!(e.to_string().contains(&format!("record {}", records.len())), "{e}");
+    assert!(
+        e.to_string().contains(&format!("record {}", records.len())),
+        "{e}"
+    );
     assert!(fx.vmail.export().unwrap().is_empty());
     // a duplicate found only while writing also rolls everything back
     records.pop();
     let dup = records[3].clone();
     records.push(dup);
-    assert_eq!(fx.vmail.import(&records).unwrap_err().kind(), ErrorKind::Conflict);
+    assert_eq!(
+        fx.vmail.import(&records).unwrap_err().kind(),
+        ErrorKind::Conflict
+    );
     assert!(fx.vmail.export().unwrap().is_empty());
 }
 

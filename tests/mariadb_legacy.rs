@@ -40,11 +40,22 @@ fn legacy_schema_works_unchanged() {
         Resolution::Mailbox(m) => assert_eq!(m.path, "/var/mail/example.org/fred"),
         other => panic!("{other:?}"),
     }
-    assert_eq!(v.resolve("INFO@example.org").unwrap().rule(), vmailsql::Rule::Forwarder);
-    assert_eq!(v.resolve("anyone@example.org").unwrap().rule(), vmailsql::Rule::CatchAll);
+    assert_eq!(
+        v.resolve("INFO@example.org").unwrap().rule(),
+        vmailsql::Rule::Forwarder
+    );
+    assert_eq!(
+        v.resolve("anyone@example.org").unwrap().rule(),
+        vmailsql::Rule::CatchAll
+    );
     assert!(v.authenticate("fred@example.org", "secret").is_ok());
     assert!(v.authenticate_domain("example.org", "secret").is_ok());
-    assert_eq!(v.authenticate("fred@example.org", "wrong").unwrap_err().kind(), ErrorKind::AuthFailed);
+    assert_eq!(
+        v.authenticate("fred@example.org", "wrong")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::AuthFailed
+    );
     // administration on the legacy tables
     v.add_popbox("example.org", "george", "pw", None).unwrap();
     assert!(v.authenticate("george@example.org", "pw").is_ok());
@@ -54,22 +65,43 @@ fn legacy_schema_works_unchanged() {
 #[test]
 fn legacy_prefix_keys_collide_as_documented() {
     let (v, _url) = legacy_site();
-    v.add_domain(&NewDomain::new("averyveryverylongdomain1.example", "/m/1", "vmail")).unwrap();
-    v.add_domain(&NewDomain::new("averyveryverylongdomain2.example", "/m/2", "vmail")).unwrap();
-    v.add_popbox("averyveryverylongdomain1.example", "alice", "pw", None).unwrap();
+    v.add_domain(&NewDomain::new(
+        "averyveryverylongdomain1.example",
+        "/m/1",
+        "vmail",
+    ))
+    .unwrap();
+    v.add_domain(&NewDomain::new(
+        "averyveryverylongdomain2.example",
+        "/m/2",
+        "vmail",
+    ))
+    .unwrap();
+    v.add_popbox("averyveryverylongdomain1.example", "alice", "pw", None)
+        .unwrap();
     // the 16-character prefix key makes the second alice a duplicate: a conflict, not a crash
-    let e = v.add_popbox("averyveryverylongdomain2.example", "alice", "pw", None).unwrap_err();
+    let e = v
+        .add_popbox("averyveryverylongdomain2.example", "alice", "pw", None)
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
     // on the recommended schema the same rows coexist
     let url = common::fresh_mysql_db();
     let r = Vmail::open_url(&url).unwrap();
     r.create_schema().unwrap();
-    for d in ["averyveryverylongdomain1.example", "averyveryverylongdomain2.example"] {
+    for d in [
+        "averyveryverylongdomain1.example",
+        "averyveryverylongdomain2.example",
+    ] {
         r.add_domain(&NewDomain::new(d, "/m", "vmail")).unwrap();
         r.add_popbox(d, "alice", "pw", Some(d)).unwrap();
     }
     let collisions = r.collisions().unwrap();
-    assert!(collisions.iter().any(|c| c.rule == "legacy prefix key" && c.table == "popbox"), "{collisions:?}");
+    assert!(
+        collisions
+            .iter()
+            .any(|c| c.rule == "legacy prefix key" && c.table == "popbox"),
+        "{collisions:?}"
+    );
 }
 
 /// Fails on any full scan in the plan of the resolution query.
@@ -78,14 +110,19 @@ fn assert_index_only(v: &Vmail, address: &str) {
     assert!(!plan.is_empty());
     let mut accesses = 0;
     for line in &plan {
-        let access = line.split_whitespace().find_map(|w| w.strip_prefix("type=")).unwrap_or("");
+        let access = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("type="))
+            .unwrap_or("");
         match access {
             "const" | "eq_ref" | "ref" | "system" => accesses += 1,
             // no table read at all: the optimiser answered from the keys ("Impossible WHERE
             // noticed after reading const tables", "no matching row in const table") or this is
             // the UNION's result step
             "" => assert!(
-                line.contains("Impossible WHERE") || line.contains("no matching row") || line.contains("table=<union"),
+                line.contains("Impossible WHERE")
+                    || line.contains("no matching row")
+                    || line.contains("table=<union"),
                 "unexpected plan line {line:?} in {plan:#?}"
             ),
             other => panic!("access type {other} (scan) in {plan:#?}"),
@@ -99,21 +136,41 @@ fn resolution_uses_indexes_on_both_schemas() {
     let (legacy, url) = legacy_site();
     plant_legacy_rows(&url);
     // enough rows that the optimiser would not prefer a scan for small tables
-    let values: Vec<String> = (0..2000).map(|i| format!("('d{i}.example','u{i}','x','u{i}')")).collect();
-    raw(&url, &format!("INSERT INTO popbox VALUES {}", values.join(",")));
-    raw(&url, "ANALYZE TABLE popbox, forwarder, domain, domain_alias");
+    let values: Vec<String> = (0..2000)
+        .map(|i| format!("('d{i}.example','u{i}','x','u{i}')"))
+        .collect();
+    raw(
+        &url,
+        &format!("INSERT INTO popbox VALUES {}", values.join(",")),
+    );
+    raw(
+        &url,
+        "ANALYZE TABLE popbox, forwarder, domain, domain_alias",
+    );
     assert_index_only(&legacy, "fred@example.org");
     assert_index_only(&legacy, "fred@example.net");
 
     let url = common::fresh_mysql_db();
     let rec = Vmail::open_url(&url).unwrap();
     rec.create_schema().unwrap();
-    rec.add_domain(&NewDomain::new("example.org", "/var/mail/example.org", "vmail")).unwrap();
+    rec.add_domain(&NewDomain::new(
+        "example.org",
+        "/var/mail/example.org",
+        "vmail",
+    ))
+    .unwrap();
     rec.add_popbox("example.org", "fred", "pw", None).unwrap();
-    rec.add_forwarder("example.org", "_default_", "fred@example.org").unwrap();
+    rec.add_forwarder("example.org", "_default_", "fred@example.org")
+        .unwrap();
     rec.add_alias("example.net", "example.org").unwrap();
-    raw(&url, &format!("INSERT INTO popbox VALUES {}", values.join(",")));
-    raw(&url, "ANALYZE TABLE popbox, forwarder, domain, domain_alias");
+    raw(
+        &url,
+        &format!("INSERT INTO popbox VALUES {}", values.join(",")),
+    );
+    raw(
+        &url,
+        "ANALYZE TABLE popbox, forwarder, domain, domain_alias",
+    );
     assert_index_only(&rec, "fred@example.org");
     assert_index_only(&rec, "nobody@example.net");
 }
@@ -132,7 +189,10 @@ fn migration_moves_legacy_to_recommended() {
     assert_eq!(v.schema_kind().unwrap(), Some(SchemaKind::Recommended));
     assert_eq!(v.domains().unwrap()[0].name, "example.org");
     assert!(v.authenticate("fred@example.org", "secret").is_ok());
-    assert_eq!(v.resolve("info@example.net").unwrap().rule(), vmailsql::Rule::Forwarder);
+    assert_eq!(
+        v.resolve("info@example.net").unwrap().rule(),
+        vmailsql::Rule::Forwarder
+    );
     // running it again finds nothing to do
     assert!(!v.migrate_to_recommended(false).unwrap().applied);
 }
@@ -141,10 +201,13 @@ fn migration_moves_legacy_to_recommended() {
 fn migration_refuses_case_collisions() {
     let (v, url) = legacy_site();
     // a legacy site whose tables were created with a case-sensitive collation
-    raw(&url, "ALTER TABLE popbox CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; \
+    raw(
+        &url,
+        "ALTER TABLE popbox CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; \
               INSERT INTO domain VALUES ('example.org','vmail',NULL,'/m',NULL); \
               INSERT INTO popbox VALUES ('example.org','fred','x','fred'); \
-              INSERT INTO popbox VALUES ('example.org','Fred','y','Fred')");
+              INSERT INTO popbox VALUES ('example.org','Fred','y','Fred')",
+    );
     let report = v.migrate_to_recommended(false).unwrap();
     assert!(!report.applied);
     assert_eq!(report.collisions.len(), 1, "{:?}", report.collisions);
@@ -156,12 +219,31 @@ fn migration_refuses_case_collisions() {
 #[test]
 fn database_down_is_temporary() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("mysql://root@localhost/x?socket={}/missing.sock", dir.path().display());
+    let url = format!(
+        "mysql://root@localhost/x?socket={}/missing.sock",
+        dir.path().display()
+    );
     let v = Vmail::open_url(&url).unwrap();
-    assert_eq!(v.resolve("a@example.org").unwrap_err().kind(), ErrorKind::Temporary);
-    assert_eq!(v.authenticate("a@example.org", "pw").unwrap_err().kind(), ErrorKind::Temporary);
-    assert_eq!(v.authenticate_domain("example.org", "pw").unwrap_err().kind(), ErrorKind::Temporary);
-    assert_eq!(v.add_domain(&NewDomain::new("example.org", "/m", "vmail")).unwrap_err().kind(), ErrorKind::Temporary);
+    assert_eq!(
+        v.resolve("a@example.org").unwrap_err().kind(),
+        ErrorKind::Temporary
+    );
+    assert_eq!(
+        v.authenticate("a@example.org", "pw").unwrap_err().kind(),
+        ErrorKind::Temporary
+    );
+    assert_eq!(
+        v.authenticate_domain("example.org", "pw")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Temporary
+    );
+    assert_eq!(
+        v.add_domain(&NewDomain::new("example.org", "/m", "vmail"))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Temporary
+    );
 }
 
 #[test]
@@ -181,8 +263,15 @@ fn hung_server_times_out_as_temporary() {
     config.connect_timeout = Duration::from_secs(1);
     let v = Vmail::open(config).unwrap();
     let started = Instant::now();
-    assert_eq!(v.resolve("a@example.org").unwrap_err().kind(), ErrorKind::Temporary);
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert_eq!(
+        v.resolve("a@example.org").unwrap_err().kind(),
+        ErrorKind::Temporary
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -190,7 +279,8 @@ fn server_restart_reconnects() {
     let url = common::fresh_mysql_db();
     let v = Vmail::open_url(&url).unwrap();
     v.create_schema().unwrap();
-    v.add_domain(&NewDomain::new("example.org", "/m", "vmail")).unwrap();
+    v.add_domain(&NewDomain::new("example.org", "/m", "vmail"))
+        .unwrap();
     // kill our own connection from the server side, as wait_timeout or a restart would
     use mysql::prelude::Queryable;
     let mut admin = mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).unwrap();
@@ -212,22 +302,35 @@ fn server_restart_reconnects() {
 /// library: refuses collisions, otherwise migrates.
 #[test]
 fn sql_migration_script() {
-    let script = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/mysql/migrate-legacy.sql")).unwrap();
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/sql/mysql/migrate-legacy.sql"
+    ))
+    .unwrap();
     let m = common::mariadb();
     let (v, url) = legacy_site();
-    raw(&url, "ALTER TABLE popbox CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; \
+    raw(
+        &url,
+        "ALTER TABLE popbox CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin; \
               INSERT INTO domain VALUES ('example.org','vmail',NULL,'/m',NULL); \
               INSERT INTO popbox VALUES ('example.org','fred','x','fred'); \
-              INSERT INTO popbox VALUES ('example.org','Fred','y','Fred')");
+              INSERT INTO popbox VALUES ('example.org','Fred','y','Fred')",
+    );
     let db = common::db_name(&url);
-    assert!(!common::mysql_cli(m, Some(&db), &script), "script must refuse collisions");
+    assert!(
+        !common::mysql_cli(m, Some(&db), &script),
+        "script must refuse collisions"
+    );
     assert_eq!(v.schema_kind().unwrap(), Some(SchemaKind::Legacy));
     assert_eq!(v.popboxes(None).unwrap().len(), 2);
 
     let (v, url) = legacy_site();
     plant_legacy_rows(&url);
     let db = common::db_name(&url);
-    assert!(common::mysql_cli(m, Some(&db), &script), "script must migrate a clean site");
+    assert!(
+        common::mysql_cli(m, Some(&db), &script),
+        "script must migrate a clean site"
+    );
     let v2 = Vmail::open_url(&url).unwrap();
     assert_eq!(v2.schema_kind().unwrap(), Some(SchemaKind::Recommended));
     assert!(v2.authenticate("fred@example.org", "secret").is_ok());

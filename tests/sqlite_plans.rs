@@ -7,7 +7,8 @@ fn resolution_uses_indexes() {
     let dir = tempfile::tempdir().unwrap();
     let v = Vmail::open_url(&format!("sqlite://{}", dir.path().join("v.db").display())).unwrap();
     v.create_schema().unwrap();
-    v.add_domain(&NewDomain::new("example.org", "/m", "vmail")).unwrap();
+    v.add_domain(&NewDomain::new("example.org", "/m", "vmail"))
+        .unwrap();
     v.add_popbox("example.org", "fred", "pw", None).unwrap();
     v.add_alias("example.net", "example.org").unwrap();
     for address in ["fred@example.org", "fred@example.net", "nobody@example.com"] {

@@ -7,7 +7,13 @@
 use super::{mysql, Backend, SchemaKind, StoreKind, Value};
 use crate::error::{Error, Result};
 
-const TABLES: [&str; 5] = ["domain", "forwarder", "popbox", "domain_alias", "web_session"];
+const TABLES: [&str; 5] = [
+    "domain",
+    "forwarder",
+    "popbox",
+    "domain_alias",
+    "web_session",
+];
 
 /// Which schema the database holds: legacy when `popbox`'s primary key uses a prefix.
 pub(crate) fn schema_kind(db: &mut dyn Backend) -> Result<Option<SchemaKind>> {
@@ -24,7 +30,11 @@ pub(crate) fn schema_kind(db: &mut dyn Backend) -> Result<Option<SchemaKind>> {
          AND sub_part IS NOT NULL",
         &[],
     )?;
-    let prefixed = rows.into_iter().next().and_then(|mut r| r.pop()).and_then(Value::int);
+    let prefixed = rows
+        .into_iter()
+        .next()
+        .and_then(|mut r| r.pop())
+        .and_then(Value::int);
     Ok(Some(if prefixed.unwrap_or(0) > 0 {
         SchemaKind::Legacy
     } else {
@@ -36,7 +46,9 @@ pub(crate) fn schema_kind(db: &mut dyn Backend) -> Result<Option<SchemaKind>> {
 /// The caller has checked for collisions.
 pub(crate) fn to_recommended(db: &mut dyn Backend) -> Result<()> {
     if db.kind() != StoreKind::Mysql {
-        return Err(Error::invalid("only MySQL/MariaDB databases can hold the legacy schema"));
+        return Err(Error::invalid(
+            "only MySQL/MariaDB databases can hold the legacy schema",
+        ));
     }
     let present = db.tables()?;
     for table in TABLES {
@@ -51,9 +63,18 @@ pub(crate) fn to_recommended(db: &mut dyn Backend) -> Result<()> {
     }
     db.execute_script(&schema)?;
     for (table, columns) in [
-        ("domain", "LOWER(domain_name), unix_user, password_hash, path, max_popbox"),
-        ("forwarder", "LOWER(domain_name), LOWER(local_part), remote_name"),
-        ("popbox", "LOWER(domain_name), LOWER(local_part), password_hash, mbox_name"),
+        (
+            "domain",
+            "LOWER(domain_name), unix_user, password_hash, path, max_popbox",
+        ),
+        (
+            "forwarder",
+            "LOWER(domain_name), LOWER(local_part), remote_name",
+        ),
+        (
+            "popbox",
+            "LOWER(domain_name), LOWER(local_part), password_hash, mbox_name",
+        ),
         ("domain_alias", "LOWER(domain_name), LOWER(alias)"),
         ("web_session", "LOWER(domain_name), session_id, expires"),
     ] {

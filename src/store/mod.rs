@@ -230,6 +230,18 @@ impl Store {
     }
 }
 
+impl Drop for Store {
+    /// A forked child that frees an inherited handle must not close the parent's connection
+    /// (a MySQL `COM_QUIT` on the shared socket would end the parent's session): forget it.
+    fn drop(&mut self) {
+        if std::process::id() != self.owner_pid {
+            if let Some(inherited) = self.conn.take() {
+                std::mem::forget(inherited);
+            }
+        }
+    }
+}
+
 /// The schema script for a backend.
 pub(crate) fn schema_text(store: StoreKind, schema: SchemaKind) -> Result<&'static str> {
     match (store, schema) {

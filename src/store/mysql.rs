@@ -35,8 +35,9 @@ impl MysqlBackend {
             .tcp_connect_timeout(Some(config.connect_timeout))
             .read_timeout(Some(config.read_timeout))
             .write_timeout(Some(config.read_timeout));
-        let conn = Conn::new(opts)
-            .map_err(|e| Error::temporary(format!("cannot connect to {shown}: {}", describe(&e))))?;
+        let conn = Conn::new(opts).map_err(|e| {
+            Error::temporary(format!("cannot connect to {shown}: {}", describe(&e)))
+        })?;
         Ok(MysqlBackend { conn })
     }
 }
@@ -53,7 +54,9 @@ fn from_mysql(v: mysql::Value) -> Value {
     match v {
         mysql::Value::NULL => Value::Null,
         mysql::Value::Int(i) => Value::Int(i),
-        mysql::Value::UInt(u) => i64::try_from(u).map_or_else(|_| Value::Text(u.to_string()), Value::Int),
+        mysql::Value::UInt(u) => {
+            i64::try_from(u).map_or_else(|_| Value::Text(u.to_string()), Value::Int)
+        }
         mysql::Value::Bytes(b) => Value::Text(String::from_utf8_lossy(&b).into_owned()),
         other => Value::Text(other.as_sql(true)),
     }
@@ -141,7 +144,10 @@ impl Backend for MysqlBackend {
              AND table_name IN ('domain','forwarder','popbox','domain_alias','web_session')",
             &[],
         )?;
-        Ok(rows.into_iter().filter_map(|mut r| r.remove(0).text()).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|mut r| r.remove(0).text())
+            .collect())
     }
 
     fn explain(&mut self, sql: &str, values: &[Value]) -> Result<Vec<String>> {
@@ -151,7 +157,13 @@ impl Backend for MysqlBackend {
             .into_iter()
             .map(|r| {
                 let col = |i: usize| r.get(i).cloned().and_then(Value::text).unwrap_or_default();
-                format!("table={} type={} key={} extra={}", col(2), col(3), col(5), col(9))
+                format!(
+                    "table={} type={} key={} extra={}",
+                    col(2),
+                    col(3),
+                    col(5),
+                    col(9)
+                )
             })
             .collect())
     }
@@ -161,9 +173,15 @@ impl Backend for MysqlBackend {
 fn split_script(sql: &str) -> Vec<String> {
     let without_comments: String = sql
         .lines()
-        .map(|l| match l.find(" #").or(l.find("--")).or(l.starts_with('#').then_some(0)) {
-            Some(at) => &l[..at],
-            None => l,
+        .map(|l| {
+            match l
+                .find(" #")
+                .or(l.find("--"))
+                .or(l.starts_with('#').then_some(0))
+            {
+                Some(at) => &l[..at],
+                None => l,
+            }
         })
         .collect::<Vec<_>>()
         .join("\n");

@@ -49,13 +49,20 @@ pub(crate) fn route_params(domain: &str, local_part: &str) -> Vec<Value> {
     vec![l.clone(), l.clone(), d.clone(), l.clone(), l, d]
 }
 
-pub(crate) fn route(db: &mut dyn Backend, domain: &str, local_part: &str) -> Result<Option<RouteRow>> {
+pub(crate) fn route(
+    db: &mut dyn Backend,
+    domain: &str,
+    local_part: &str,
+) -> Result<Option<RouteRow>> {
     let rows = db.query(&route_query(), &route_params(domain, local_part))?;
     // A name that is both a domain and an alias acts as the domain.
     let mut best: Option<RouteRow> = None;
     for row in rows {
         let route = route_row(row);
-        if best.as_ref().is_none_or(|b| b.via_alias && !route.via_alias) {
+        if best
+            .as_ref()
+            .is_none_or(|b| b.via_alias && !route.via_alias)
+        {
             best = Some(route);
         }
     }
@@ -145,13 +152,23 @@ pub(crate) fn swap_popbox_hash(
     let changed = db.execute(
         "UPDATE popbox SET password_hash = ? WHERE domain_name = ? AND local_part = ? \
          AND password_hash = ?",
-        &[new.into(), popbox.domain.as_str().into(), popbox.local_part.as_str().into(), old.into()],
+        &[
+            new.into(),
+            popbox.domain.as_str().into(),
+            popbox.local_part.as_str().into(),
+            old.into(),
+        ],
     )?;
     Ok(changed == 1)
 }
 
 /// Compare-and-swap of a domain's admin hash.
-pub(crate) fn swap_domain_hash(db: &mut dyn Backend, domain: &str, old: &str, new: &str) -> Result<bool> {
+pub(crate) fn swap_domain_hash(
+    db: &mut dyn Backend,
+    domain: &str,
+    old: &str,
+    new: &str,
+) -> Result<bool> {
     let changed = db.execute(
         "UPDATE domain SET password_hash = ? WHERE domain_name = ? AND password_hash = ?",
         &[new.into(), domain.into(), old.into()],
@@ -179,7 +196,11 @@ fn domain_row(row: Row) -> Domain {
 pub(crate) fn domain(db: &mut dyn Backend, name: &str, lock: bool) -> Result<Option<Domain>> {
     let lock = if lock { db.lock_clause() } else { "" };
     let sql = format!("{DOMAIN_COLUMNS} WHERE domain_name = ?{lock}");
-    Ok(db.query(&sql, &[name.into()])?.into_iter().next().map(domain_row))
+    Ok(db
+        .query(&sql, &[name.into()])?
+        .into_iter()
+        .next()
+        .map(domain_row))
 }
 
 pub(crate) fn domains(db: &mut dyn Backend) -> Result<Vec<Domain>> {
@@ -220,7 +241,10 @@ pub(crate) fn update_domain(db: &mut dyn Backend, d: &Domain) -> Result<()> {
 /// Deletes a domain and everything that hangs off it. Call inside a transaction.
 pub(crate) fn delete_domain(db: &mut dyn Backend, name: &str) -> Result<bool> {
     for table in ["popbox", "forwarder", "domain_alias", "web_session"] {
-        db.execute(&format!("DELETE FROM {table} WHERE domain_name = ?"), &[name.into()])?;
+        db.execute(
+            &format!("DELETE FROM {table} WHERE domain_name = ?"),
+            &[name.into()],
+        )?;
     }
     Ok(db.execute("DELETE FROM domain WHERE domain_name = ?", &[name.into()])? == 1)
 }
@@ -240,7 +264,11 @@ fn popbox_row(row: Row) -> Popbox {
     }
 }
 
-pub(crate) fn popbox(db: &mut dyn Backend, domain: &str, local_part: &str) -> Result<Option<Popbox>> {
+pub(crate) fn popbox(
+    db: &mut dyn Backend,
+    domain: &str,
+    local_part: &str,
+) -> Result<Option<Popbox>> {
     let sql = format!("{POPBOX_COLUMNS} WHERE domain_name = ? AND local_part = ?");
     Ok(db
         .query(&sql, &[domain.into(), local_part.into()])?
@@ -255,7 +283,10 @@ pub(crate) fn popboxes(db: &mut dyn Backend, domain: Option<&str>) -> Result<Vec
             &format!("{POPBOX_COLUMNS} WHERE domain_name = ? ORDER BY local_part"),
             &[d.into()],
         )?,
-        None => db.query(&format!("{POPBOX_COLUMNS} ORDER BY domain_name, local_part"), &[])?,
+        None => db.query(
+            &format!("{POPBOX_COLUMNS} ORDER BY domain_name, local_part"),
+            &[],
+        )?,
     };
     Ok(rows.into_iter().map(popbox_row).collect())
 }
@@ -287,7 +318,12 @@ pub(crate) fn insert_popbox(db: &mut dyn Backend, p: &Popbox) -> Result<()> {
     .map(drop)
 }
 
-pub(crate) fn set_popbox_hash(db: &mut dyn Backend, domain: &str, local_part: &str, hash: &str) -> Result<bool> {
+pub(crate) fn set_popbox_hash(
+    db: &mut dyn Backend,
+    domain: &str,
+    local_part: &str,
+    hash: &str,
+) -> Result<bool> {
     let changed = db.execute(
         "UPDATE popbox SET password_hash = ? WHERE domain_name = ? AND local_part = ?",
         &[hash.into(), domain.into(), local_part.into()],
@@ -317,7 +353,11 @@ fn forwarder_row(row: Row) -> Forwarder {
     }
 }
 
-pub(crate) fn forwarder(db: &mut dyn Backend, domain: &str, local_part: &str) -> Result<Option<Forwarder>> {
+pub(crate) fn forwarder(
+    db: &mut dyn Backend,
+    domain: &str,
+    local_part: &str,
+) -> Result<Option<Forwarder>> {
     let sql = format!("{FORWARDER_COLUMNS} WHERE domain_name = ? AND local_part = ?");
     Ok(db
         .query(&sql, &[domain.into(), local_part.into()])?
@@ -332,7 +372,10 @@ pub(crate) fn forwarders(db: &mut dyn Backend, domain: Option<&str>) -> Result<V
             &format!("{FORWARDER_COLUMNS} WHERE domain_name = ? ORDER BY local_part"),
             &[d.into()],
         )?,
-        None => db.query(&format!("{FORWARDER_COLUMNS} ORDER BY domain_name, local_part"), &[])?,
+        None => db.query(
+            &format!("{FORWARDER_COLUMNS} ORDER BY domain_name, local_part"),
+            &[],
+        )?,
     };
     Ok(rows.into_iter().map(forwarder_row).collect())
 }
@@ -340,7 +383,11 @@ pub(crate) fn forwarders(db: &mut dyn Backend, domain: Option<&str>) -> Result<V
 pub(crate) fn insert_forwarder(db: &mut dyn Backend, f: &Forwarder) -> Result<()> {
     db.execute(
         "INSERT INTO forwarder (domain_name, local_part, remote_name) VALUES (?, ?, ?)",
-        &[f.domain.as_str().into(), f.local_part.as_str().into(), f.remote_name.as_str().into()],
+        &[
+            f.domain.as_str().into(),
+            f.local_part.as_str().into(),
+            f.remote_name.as_str().into(),
+        ],
     )
     .map(drop)
 }
@@ -348,12 +395,20 @@ pub(crate) fn insert_forwarder(db: &mut dyn Backend, f: &Forwarder) -> Result<()
 pub(crate) fn update_forwarder(db: &mut dyn Backend, f: &Forwarder) -> Result<bool> {
     let changed = db.execute(
         "UPDATE forwarder SET remote_name = ? WHERE domain_name = ? AND local_part = ?",
-        &[f.remote_name.as_str().into(), f.domain.as_str().into(), f.local_part.as_str().into()],
+        &[
+            f.remote_name.as_str().into(),
+            f.domain.as_str().into(),
+            f.local_part.as_str().into(),
+        ],
     )?;
     Ok(changed == 1)
 }
 
-pub(crate) fn delete_forwarder(db: &mut dyn Backend, domain: &str, local_part: &str) -> Result<bool> {
+pub(crate) fn delete_forwarder(
+    db: &mut dyn Backend,
+    domain: &str,
+    local_part: &str,
+) -> Result<bool> {
     let changed = db.execute(
         "DELETE FROM forwarder WHERE domain_name = ? AND local_part = ?",
         &[domain.into(), local_part.into()],
@@ -421,8 +476,16 @@ pub(crate) fn session(db: &mut dyn Backend, domain: &str) -> Result<Option<(Stri
     }))
 }
 
-pub(crate) fn replace_session(db: &mut dyn Backend, domain: &str, id_hash: &str, expires: i64) -> Result<()> {
-    db.execute("DELETE FROM web_session WHERE domain_name = ?", &[domain.into()])?;
+pub(crate) fn replace_session(
+    db: &mut dyn Backend,
+    domain: &str,
+    id_hash: &str,
+    expires: i64,
+) -> Result<()> {
+    db.execute(
+        "DELETE FROM web_session WHERE domain_name = ?",
+        &[domain.into()],
+    )?;
     db.execute(
         "INSERT INTO web_session (domain_name, session_id, expires) VALUES (?, ?, ?)",
         &[domain.into(), id_hash.into(), expires.into()],
@@ -430,7 +493,12 @@ pub(crate) fn replace_session(db: &mut dyn Backend, domain: &str, id_hash: &str,
     .map(drop)
 }
 
-pub(crate) fn touch_session(db: &mut dyn Backend, domain: &str, id_hash: &str, expires: i64) -> Result<()> {
+pub(crate) fn touch_session(
+    db: &mut dyn Backend,
+    domain: &str,
+    id_hash: &str,
+    expires: i64,
+) -> Result<()> {
     db.execute(
         "UPDATE web_session SET expires = ? WHERE domain_name = ? AND session_id = ?",
         &[expires.into(), domain.into(), id_hash.into()],
@@ -439,7 +507,10 @@ pub(crate) fn touch_session(db: &mut dyn Backend, domain: &str, id_hash: &str, e
 }
 
 pub(crate) fn delete_session(db: &mut dyn Backend, domain: &str) -> Result<bool> {
-    Ok(db.execute("DELETE FROM web_session WHERE domain_name = ?", &[domain.into()])? == 1)
+    Ok(db.execute(
+        "DELETE FROM web_session WHERE domain_name = ?",
+        &[domain.into()],
+    )? == 1)
 }
 
 pub(crate) fn expire_sessions(db: &mut dyn Backend, now: i64) -> Result<u64> {

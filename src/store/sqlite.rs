@@ -26,11 +26,11 @@ impl SqliteBackend {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| {
-            Error::temporary(format!("cannot open SQLite database {path}: {e}"))
-        })?;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| Error::temporary(format!("cannot open SQLite database {path}: {e}")))?;
         conn.busy_timeout(config.read_timeout).map_err(map_err)?;
-        conn.pragma_update(None, "foreign_keys", "OFF").map_err(map_err)?;
+        conn.pragma_update(None, "foreign_keys", "OFF")
+            .map_err(map_err)?;
         Ok(SqliteBackend { conn })
     }
 }
@@ -50,7 +50,9 @@ fn value_of(v: ValueRef<'_>) -> Value {
         ValueRef::Null => Value::Null,
         ValueRef::Integer(i) => Value::Int(i),
         ValueRef::Real(f) => Value::Text(f.to_string()),
-        ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            Value::Text(String::from_utf8_lossy(t).into_owned())
+        }
     }
 }
 
@@ -130,7 +132,10 @@ impl Backend for SqliteBackend {
              ('domain','forwarder','popbox','domain_alias','web_session')",
             &[],
         )?;
-        Ok(rows.into_iter().filter_map(|mut r| r.remove(0).text()).collect())
+        Ok(rows
+            .into_iter()
+            .filter_map(|mut r| r.remove(0).text())
+            .collect())
     }
 
     fn explain(&mut self, sql: &str, params: &[Value]) -> Result<Vec<String>> {
@@ -141,4 +146,3 @@ impl Backend for SqliteBackend {
             .collect())
     }
 }
-

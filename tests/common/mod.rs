@@ -49,16 +49,27 @@ fn start_mariadb() -> Mariadb {
                    (or set VMAILSQL_TEST_MYSQL_URL to a server the tests may use)";
     let install = find("mariadb-install-db").expect(missing);
     let server = find("mariadbd").expect(missing);
-    let dir = tempfile::Builder::new().prefix("vmailsql-mariadb").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("vmailsql-mariadb")
+        .tempdir()
+        .unwrap();
     let data = dir.path().join("data");
     let socket = dir.path().join("sock");
     let out = Command::new(install)
-        .args(["--no-defaults", "--user=root", "--auth-root-authentication-method=normal"])
+        .args([
+            "--no-defaults",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
+        ])
         .arg("--skip-test-db")
         .arg(format!("--datadir={}", data.display()))
         .output()
         .expect("run mariadb-install-db");
-    assert!(out.status.success(), "mariadb-install-db failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "mariadb-install-db failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The shell keeps mariadbd's lifetime tied to ours: when this process exits its stdin pipe
     // closes, `read` returns, and the server is shut down.
     let script = format!(
@@ -78,7 +89,12 @@ fn start_mariadb() -> Mariadb {
     let base_url = format!("mysql://root@localhost/?socket={}", socket.display());
     let started = Instant::now();
     loop {
-        if socket.exists() && Vmail::open_url(&with_db(&base_url, "mysql")).unwrap().tables().is_ok() {
+        if socket.exists()
+            && Vmail::open_url(&with_db(&base_url, "mysql"))
+                .unwrap()
+                .tables()
+                .is_ok()
+        {
             break;
         }
         assert!(
@@ -88,7 +104,12 @@ fn start_mariadb() -> Mariadb {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Mariadb { base_url, socket: Some(socket), _guard: Some(Mutex::new(child)), _dir: Some(dir) }
+    Mariadb {
+        base_url,
+        socket: Some(socket),
+        _guard: Some(Mutex::new(child)),
+        _dir: Some(dir),
+    }
 }
 
 /// `base` with the database name put in place.
@@ -120,7 +141,11 @@ pub fn mysql_cli(m: &Mariadb, db: Option<&str>, sql: &str) -> bool {
             let host = host.split(['/', '?']).next().unwrap_or("127.0.0.1");
             let (host, port) = host.split_once(':').unwrap_or((host, "3306"));
             let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-            cmd.args([format!("-h{host}"), format!("-P{port}"), format!("-u{user}")]);
+            cmd.args([
+                format!("-h{host}"),
+                format!("-P{port}"),
+                format!("-u{user}"),
+            ]);
             if !pass.is_empty() {
                 cmd.arg(format!("-p{pass}"));
             }
@@ -129,16 +154,30 @@ pub fn mysql_cli(m: &Mariadb, db: Option<&str>, sql: &str) -> bool {
     if let Some(db) = db {
         cmd.arg(db);
     }
-    let mut child = cmd.stdin(Stdio::piped()).spawn().expect("mariadb client (apt-get install mariadb-client)");
-    child.stdin.take().unwrap().write_all(sql.as_bytes()).unwrap();
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("mariadb client (apt-get install mariadb-client)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(sql.as_bytes())
+        .unwrap();
     child.wait().unwrap().success()
 }
 
 /// A fresh, empty MariaDB database; returns its URL.
 pub fn fresh_mysql_db() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let name = format!("vmailsql_t_{}_{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
-    admin_sql(&format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name};"));
+    let name = format!(
+        "vmailsql_t_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    );
+    admin_sql(&format!(
+        "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name};"
+    ));
     with_db(&mariadb().base_url, &name)
 }
 
@@ -180,7 +219,11 @@ impl Fixture {
         tweak(&mut config);
         let vmail = Vmail::open(config).unwrap();
         vmail.create_schema().unwrap();
-        Fixture { vmail, url, _dir: dir }
+        Fixture {
+            vmail,
+            url,
+            _dir: dir,
+        }
     }
 
     /// Another handle on the same database with different settings.

@@ -1,0 +1,245 @@
+//! `vmailctl check`: a health report of the whole site.
+//!
+//! Problems are things that lose or misdirect mail, or that the daemons refuse (exit 1);
+//! warnings are things an administrator should know but that work as they are (exit 0 unless
+//! `--strict`).
+
+mod hashes;
+mod routes;
+mod rows;
+
+use serde_json::{json, Value};
+use vmailsql::{Domain, DomainAlias, Forwarder, Popbox, StoreKind, Vmail};
+
+use crate::cli::CheckArgs;
+use crate::context::Context;
+use crate::exit::{Outcome, NOT_FOUND, OK};
+use crate::names::count;
+use crate::output::Report;
+use crate::schema;
+
+/// One thing found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// True for a problem, false for a warning.
+    pub problem: bool,
+    /// Which check found it (stable, for scripts): "dead-target", "loop", ...
+    pub check: &'static str,
+    /// What it is about, in people's words.
+    pub detail: String,
+}
+
+impl Finding {
+    pub fn problem(check: &'static str, detail: impl Into<String>) -> Finding {
+        Finding {
+            problem: true,
+            check,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn warning(check: &'static str, detail: impl Into<String>) -> Finding {
+        Finding {
+            problem: false,
+            check,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Everything in the database, read once.
+pub struct Site {
+    pub domains: Vec<Domain>,
+    pub aliases: Vec<DomainAlias>,
+    pub popboxes: Vec<Popbox>,
+    pub forwarders: Vec<Forwarder>,
+}
+
+impl Site {
+    fn load(vmail: &Vmail) -> Outcome<Site> {
+        Ok(Site {
+            domains: vmail.domains()?,
+            aliases: vmail.aliases(None)?,
+            popboxes: vmail.popboxes(None)?,
+            forwarders: vmail.forwarders(None)?,
+        })
+    }
+
+    /// The domain row of a name, compared as the library compares names.
+    pub fn domain(&self, name: &str) -> Option<&Domain> {
+        self.domains
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The domain that mail for `domain` belongs to (itself, or an alias's target), when it
+    /// is ours.
+    pub fn real_domain(&self, domain: &str) -> Option<String> {
+        match self.domain(domain) {
+            Some(d) => Some(d.name.to_lowercase()),
+            None => self
+                .aliases
+                .iter()
+                .find(|a| a.alias.eq_ignore_ascii_case(domain))
+                .map(|a| a.domain.to_lowercase()),
+        }
+    }
+}
+
+pub fn run(ctx: &Context, args: CheckArgs) -> Outcome<Report> {
+    let vmail = ctx.vmail()?;
+    let site = Site::load(&vmail)?;
+    let mut findings = schema_findings(&vmail, &site)?;
+    let exact = vmail.store_kind() == StoreKind::Mysql
+        && vmail.schema_kind()? == Some(vmailsql::SchemaKind::Recommended);
+    findings.extend(rows::findings(&site, exact));
+    let hashes = hashes::Census::take(&site);
+    findings.extend(hashes.findings());
+    findings.extend(collision_findings(&vmail)?);
+    findings.extend(routes::findings(&vmail, &site)?);
+    let problems = findings.iter().filter(|f| f.problem).count();
+    let warnings = findings.len() - problems;
+    let bad = problems > 0 || (args.strict && warnings > 0);
+    let human = human(&vmail, &site, &hashes, &findings)?;
+    let json = json!({
+        "ok": !bad,
+        "summary": summary_json(&vmail, &site)?,
+        "hashes": hashes.json(),
+        "problems": findings_json(&findings, true),
+        "warnings": findings_json(&findings, false),
+    });
+    Ok(Report::new(human, json).with_code(if bad { NOT_FOUND } else { OK }))
+}
+
+/// A legacy schema, and resolution queries that scan whole tables.
+fn schema_findings(vmail: &Vmail, site: &Site) -> Outcome<Vec<Finding>> {
+    let mut found = Vec::new();
+    if vmail.schema_kind()? == Some(vmailsql::SchemaKind::Legacy) {
+        found.push(Finding::warning(
+            "legacy-schema",
+            "the seed's schema with 16/32-character prefix keys: see `vmailctl migrate --dry-run`",
+        ));
+    }
+    // MySQL's optimiser rightly scans tiny tables, so a scan only matters on a real-size site.
+    let sized = site.popboxes.len() + site.forwarders.len() >= 1000;
+    if vmail.store_kind() == StoreKind::Sqlite || sized {
+        let probe = site
+            .domains
+            .first()
+            .map_or("example.invalid", |d| d.name.as_str());
+        let plan = vmail.explain_resolve(&format!("postmaster@{probe}"))?;
+        let scans: Vec<&String> = plan
+            .iter()
+            .filter(|l| {
+                l.starts_with("SCAN ") || l.contains("type=ALL") || l.contains("type=index ")
+            })
+            .collect();
+        if !scans.is_empty() {
+            found.push(Finding::warning(
+                "table-scan",
+                format!(
+                    "address lookups read whole tables ({}); they slow down as the site grows",
+                    scans
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ));
+        }
+    }
+    Ok(found)
+}
+
+/// Names that collide once lower-cased (only one of them can be reached), and rows that could
+/// not go back to a legacy schema's prefix keys.
+fn collision_findings(vmail: &Vmail) -> Outcome<Vec<Finding>> {
+    Ok(vmail
+        .collisions()?
+        .iter()
+        .map(|c| {
+            let line = schema::collision_line(c).trim().to_string();
+            if c.rule == "legacy prefix key" {
+                Finding::warning(
+                    "prefix-collision",
+                    format!("{line} (only matters on the legacy schema)"),
+                )
+            } else {
+                Finding::problem("collision", line)
+            }
+        })
+        .collect())
+}
+
+fn summary_json(vmail: &Vmail, site: &Site) -> Outcome<Value> {
+    Ok(json!({
+        "store": store_name(vmail),
+        "schema": schema_name(vmail)?,
+        "domains": site.domains.len(),
+        "aliases": site.aliases.len(),
+        "popboxes": site.popboxes.len(),
+        "forwarders": site.forwarders.len(),
+    }))
+}
+
+fn store_name(vmail: &Vmail) -> &'static str {
+    match vmail.store_kind() {
+        StoreKind::Mysql => "mysql",
+        StoreKind::Sqlite => "sqlite",
+    }
+}
+
+fn schema_name(vmail: &Vmail) -> Outcome<&'static str> {
+    Ok(match vmail.schema_kind()? {
+        Some(vmailsql::SchemaKind::Legacy) => "legacy",
+        Some(vmailsql::SchemaKind::Recommended) => "recommended",
+        None => "none",
+    })
+}
+
+fn findings_json(findings: &[Finding], problems: bool) -> Value {
+    findings
+        .iter()
+        .filter(|f| f.problem == problems)
+        .map(|f| json!({ "check": f.check, "detail": f.detail }))
+        .collect::<Vec<_>>()
+        .into()
+}
+
+fn human(
+    vmail: &Vmail,
+    site: &Site,
+    hashes: &hashes::Census,
+    findings: &[Finding],
+) -> Outcome<String> {
+    let mut out = vec![format!(
+        "{}, {}, {}, {} ({} schema on {})",
+        count(site.domains.len(), "domain"),
+        count(site.aliases.len(), "alias"),
+        count(site.popboxes.len(), "popbox"),
+        count(site.forwarders.len(), "forwarder"),
+        schema_name(vmail)?,
+        store_name(vmail)
+    )];
+    out.push(String::new());
+    out.push(hashes.table());
+    for (problem, title) in [(true, "problems:"), (false, "warnings:")] {
+        let listed: Vec<String> = findings
+            .iter()
+            .filter(|f| f.problem == problem)
+            .map(|f| format!("  {:<17} {}", f.check, f.detail))
+            .collect();
+        if !listed.is_empty() {
+            out.push(String::new());
+            out.push(title.to_string());
+            out.extend(listed);
+        }
+    }
+    let problems = findings.iter().filter(|f| f.problem).count();
+    out.push(String::new());
+    out.push(match (problems, findings.len() - problems) {
+        (0, 0) => "no problems found".to_string(),
+        (p, w) => format!("{}, {}", count(p, "problem"), count(w, "warning")),
+    });
+    Ok(out.join("\n"))
+}
