@@ -1,6 +1,8 @@
 //! Whole-site export and atomic import, with hashes kept exactly as stored.
 
-use crate::address::{self, normalize_domain};
+use std::collections::{HashMap, HashSet};
+
+use crate::address;
 use crate::admin::{check_max_popbox, checked_forwarder, Domain, DomainAlias, Forwarder, Popbox};
 use crate::error::{Error, Result};
 use crate::store::{sql, Backend};
@@ -32,6 +34,15 @@ pub struct ImportReport {
     pub forwarders: usize,
 }
 
+/// Why one record of an import cannot be taken.
+#[derive(Debug, Clone)]
+pub struct ImportProblem {
+    /// The record's position in the slice given to the check (0-based).
+    pub index: usize,
+    /// What is wrong: `InvalidInput`, `Conflict` (already exists) or `NotFound` (its domain).
+    pub error: Error,
+}
+
 impl Vmail {
     /// Every domain, alias, popbox and forwarder, in an order that [`Vmail::import`] accepts.
     ///
@@ -51,51 +62,58 @@ impl Vmail {
         })
     }
 
-    /// Validates every record first, then writes them all in one transaction: all or nothing.
-    /// Existing rows are never overwritten (a duplicate fails the whole import).
+    /// Validates every record against the rules of [`Vmail::check_import`], then writes them all
+    /// in one transaction: all or nothing. Records may come in any order; existing rows are never
+    /// overwritten. The checks run again inside the transaction, so a concurrent change cannot
+    /// slip between check and write.
     ///
     /// # Errors
-    /// `InvalidInput` naming the first bad record (counted from 1); `Conflict` when a record
-    /// already exists; `Temporary` when the database is unreachable.
+    /// The first problem, as `record N: …` (counted from 1) with its kind: `InvalidInput`,
+    /// `Conflict` (already exists) or `NotFound` (its domain); `Temporary` when the database is
+    /// unreachable.
     pub fn import(&self, records: &[Record]) -> Result<ImportReport> {
         let checked = records
             .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                self.checked_record(r)
-                    .map_err(|e| Error::new(e.kind(), format!("record {}: {e}", i + 1)))
-            })
-            .collect::<Result<Vec<Record>>>()?;
+            .map(|r| self.checked_record(r))
+            .collect::<Vec<_>>();
         self.write(|db| {
+            if let Some(p) = problems(db, &checked)?.into_iter().next() {
+                let e = p.error;
+                return Err(Error::new(e.kind(), format!("record {}: {e}", p.index + 1)));
+            }
             let mut report = ImportReport::default();
-            for (i, record) in checked.iter().enumerate() {
-                insert(db, record, &mut report)
-                    .map_err(|e| Error::new(e.kind(), format!("record {}: {e}", i + 1)))?;
+            for pass in 0..3 {
+                for record in checked.iter().flatten().filter(|r| pass_of(r) == pass) {
+                    insert(db, record, &mut report)?;
+                }
             }
             Ok(report)
         })
     }
 
+    /// Every reason `records` could not be imported into the database as it is now, in record
+    /// order; empty when [`Vmail::import`] would succeed (barring concurrent changes). Writes
+    /// nothing.
+    ///
+    /// # Errors
+    /// `Temporary` when the database is unreachable.
+    pub fn check_import(&self, records: &[Record]) -> Result<Vec<ImportProblem>> {
+        let checked = records
+            .iter()
+            .map(|r| self.checked_record(r))
+            .collect::<Vec<_>>();
+        self.read(|db| problems(db, &checked))
+    }
+
+    /// One record with its names normalised and its values checked.
     fn checked_record(&self, record: &Record) -> Result<Record> {
         Ok(match record {
-            Record::Domain(d) => {
-                if let Some(path) = &d.path {
-                    address::check_domain_path(path)?;
-                }
-                if d.unix_user.is_some() {
-                    address::check_unix_user(d.unix_user.as_deref())?;
-                }
-                check_max_popbox(d.max_popbox)?;
-                Record::Domain(Domain {
-                    name: normalize_domain(&d.name)?,
-                    ..d.clone()
-                })
+            Record::Domain(d) => Record::Domain(checked_domain(d)?),
+            Record::Alias(a) => Record::Alias(checked_alias(a)?),
+            Record::Popbox(p) => {
+                check_hash(p.password_hash.as_deref())?;
+                Record::Popbox(self.checked_popbox(p)?)
             }
-            Record::Alias(a) => Record::Alias(DomainAlias {
-                alias: normalize_domain(&a.alias)?,
-                domain: normalize_domain(&a.domain)?,
-            }),
-            Record::Popbox(p) => Record::Popbox(self.checked_popbox(p)?),
             Record::Forwarder(f) => {
                 Record::Forwarder(checked_forwarder(&f.domain, &f.local_part, &f.remote_name)?)
             }
@@ -103,41 +121,209 @@ impl Vmail {
     }
 }
 
-fn insert(db: &mut dyn Backend, record: &Record, report: &mut ImportReport) -> Result<()> {
-    let domain_exists = |db: &mut dyn Backend, name: &str| -> Result<()> {
-        sql::domain(db, name, false)?
-            .map(drop)
-            .ok_or_else(|| Error::not_found(format!("no such domain {name} (list domains first)")))
+/// Which import pass a record belongs to: domains, then aliases, then the rest.
+fn pass_of(record: &Record) -> usize {
+    match record {
+        Record::Domain(_) => 0,
+        Record::Alias(_) => 1,
+        Record::Popbox(_) | Record::Forwarder(_) => 2,
+    }
+}
+
+/// Every problem of already-checked records against the database as it is now, in record order.
+fn problems(db: &mut dyn Backend, checked: &[Result<Record>]) -> Result<Vec<ImportProblem>> {
+    let mut site = Site::load(db)?;
+    let mut problems = Vec::new();
+    for pass in 0..3 {
+        for (index, record) in checked.iter().enumerate() {
+            let outcome = match record {
+                Err(e) if pass == 0 => Err(e.clone()),
+                Err(_) => continue,
+                Ok(r) if pass_of(r) != pass => continue,
+                Ok(Record::Domain(d)) => site.take_domain(d),
+                Ok(Record::Alias(a)) => site.take_alias(a),
+                Ok(Record::Popbox(p)) => site.take_popbox(p),
+                Ok(Record::Forwarder(f)) => site.take_forwarder(f),
+            };
+            if let Err(error) = outcome {
+                problems.push(ImportProblem { index, error });
+            }
+        }
+    }
+    problems.sort_by_key(|p| p.index);
+    Ok(problems)
+}
+
+/// The rows already in the database, keyed as the library compares them (lower-cased).
+struct Site {
+    domains: HashSet<String>,
+    aliases: HashMap<String, String>,
+    popboxes: HashSet<(String, String)>,
+    mboxes: HashSet<(String, String)>,
+    forwarders: HashSet<(String, String)>,
+}
+
+impl Site {
+    fn load(db: &mut dyn Backend) -> Result<Site> {
+        let low = |s: &str| s.to_lowercase();
+        let popboxes = sql::popboxes(db, None)?;
+        Ok(Site {
+            domains: sql::domains(db)?.iter().map(|d| low(&d.name)).collect(),
+            aliases: sql::aliases(db, None)?
+                .iter()
+                .map(|a| (low(&a.alias), low(&a.domain)))
+                .collect(),
+            popboxes: popboxes
+                .iter()
+                .map(|p| (low(&p.domain), low(&p.local_part)))
+                .collect(),
+            mboxes: popboxes
+                .iter()
+                .filter_map(|p| Some((low(&p.domain), p.mbox_name.clone()?)))
+                .collect(),
+            forwarders: sql::forwarders(db, None)?
+                .iter()
+                .map(|f| (low(&f.domain), low(&f.local_part)))
+                .collect(),
+        })
+    }
+}
+
+impl Site {
+    fn take_domain(&mut self, d: &Domain) -> Result<()> {
+        if self.aliases.contains_key(&d.name) {
+            return Err(Error::conflict(format!(
+                "{} is already a domain alias",
+                d.name
+            )));
+        }
+        if !self.domains.insert(d.name.clone()) {
+            return Err(Error::conflict(format!("domain {} already exists", d.name)));
+        }
+        Ok(())
+    }
+
+    fn take_alias(&mut self, a: &DomainAlias) -> Result<()> {
+        self.need_domain(&a.domain)?;
+        if self.domains.contains(&a.alias) {
+            return Err(Error::conflict(format!(
+                "{} is a domain, not an alias",
+                a.alias
+            )));
+        }
+        if self
+            .aliases
+            .insert(a.alias.clone(), a.domain.clone())
+            .is_some()
+        {
+            return Err(Error::conflict(format!("alias {} already exists", a.alias)));
+        }
+        Ok(())
+    }
+
+    fn take_popbox(&mut self, p: &Popbox) -> Result<()> {
+        self.need_domain(&p.domain)?;
+        check_hash(p.password_hash.as_deref())?;
+        if !self
+            .popboxes
+            .insert((p.domain.clone(), p.local_part.clone()))
+        {
+            return Err(Error::conflict(format!(
+                "popbox {}@{} already exists",
+                p.local_part, p.domain
+            )));
+        }
+        // Two popboxes on one mbox would read each other's mail.
+        let mbox = p.mbox_name.clone().unwrap_or_default();
+        if !self.mboxes.insert((p.domain.clone(), mbox.clone())) {
+            return Err(Error::conflict(format!(
+                "mbox {mbox} is already used by another popbox of {}",
+                p.domain
+            )));
+        }
+        Ok(())
+    }
+
+    fn take_forwarder(&mut self, f: &Forwarder) -> Result<()> {
+        self.need_domain(&f.domain)?;
+        if !self
+            .forwarders
+            .insert((f.domain.clone(), f.local_part.clone()))
+        {
+            return Err(Error::conflict(format!(
+                "forwarder {}@{} already exists",
+                f.local_part, f.domain
+            )));
+        }
+        Ok(())
+    }
+
+    fn need_domain(&self, name: &str) -> Result<()> {
+        if self.domains.contains(name) {
+            Ok(())
+        } else {
+            Err(Error::not_found(format!("no such domain {name}")))
+        }
+    }
+}
+
+/// The import's rules for a domain row (a forwarding-only domain may lack a path and a user).
+fn checked_domain(d: &Domain) -> Result<Domain> {
+    if let Some(path) = &d.path {
+        address::check_domain_path(path)?;
+    }
+    if d.unix_user.is_some() {
+        address::check_unix_user(d.unix_user.as_deref())?;
+    }
+    check_max_popbox(d.max_popbox)?;
+    check_hash(d.password_hash.as_deref())?;
+    Ok(Domain {
+        name: address::normalize_domain(&d.name)?,
+        ..d.clone()
+    })
+}
+
+fn checked_alias(a: &DomainAlias) -> Result<DomainAlias> {
+    let checked = DomainAlias {
+        alias: address::normalize_domain(&a.alias)?,
+        domain: address::normalize_domain(&a.domain)?,
     };
+    if checked.alias == checked.domain {
+        return Err(Error::invalid("a domain cannot be an alias of itself"));
+    }
+    Ok(checked)
+}
+
+/// A hash is kept as stored, but must fit the column: MySQL outside strict mode would cut it.
+fn check_hash(hash: Option<&str>) -> Result<()> {
+    match hash {
+        Some(h) if h.len() > address::MAX_COLUMN => Err(Error::invalid(format!(
+            "password hash is longer than {} characters",
+            address::MAX_COLUMN
+        ))),
+        Some(h) if h.chars().any(char::is_control) => {
+            Err(Error::invalid("password hash contains control characters"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes one checked record (the checks ran in the same transaction).
+fn insert(db: &mut dyn Backend, record: &Record, report: &mut ImportReport) -> Result<()> {
     match record {
         Record::Domain(d) => {
-            if sql::alias(db, &d.name)?.is_some() {
-                return Err(Error::conflict(format!(
-                    "{} is already a domain alias",
-                    d.name
-                )));
-            }
             sql::insert_domain(db, d)?;
             report.domains += 1;
         }
         Record::Alias(a) => {
-            domain_exists(db, &a.domain)?;
-            if sql::domain(db, &a.alias, false)?.is_some() {
-                return Err(Error::conflict(format!(
-                    "{} is a domain, not an alias",
-                    a.alias
-                )));
-            }
             sql::insert_alias(db, a)?;
             report.aliases += 1;
         }
         Record::Popbox(p) => {
-            domain_exists(db, &p.domain)?;
             sql::insert_popbox(db, p)?;
             report.popboxes += 1;
         }
         Record::Forwarder(f) => {
-            domain_exists(db, &f.domain)?;
             sql::insert_forwarder(db, f)?;
             report.forwarders += 1;
         }

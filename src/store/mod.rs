@@ -253,3 +253,24 @@ pub(crate) fn schema_text(store: StoreKind, schema: SchemaKind) -> Result<&'stat
         )),
     }
 }
+
+/// Splits a schema script into statements, dropping `#` and `--` comments (the seed's schema
+/// uses `#`; ours use `--`). Schema scripts hold no string literals with these characters.
+pub(crate) fn split_script(script: &str) -> Vec<String> {
+    let text: Vec<&str> = script
+        .lines()
+        .map(|line| {
+            let cut = [line.find("--"), line.find('#')]
+                .into_iter()
+                .flatten()
+                .min();
+            cut.map_or(line, |at| &line[..at])
+        })
+        .collect();
+    text.join("\n")
+        .split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -116,7 +116,7 @@ impl Backend for MysqlBackend {
     }
 
     fn execute_script(&mut self, sql: &str) -> Result<()> {
-        for statement in split_script(sql) {
+        for statement in super::split_script(sql) {
             self.conn.query_drop(statement).map_err(map_err)?;
         }
         Ok(())
@@ -167,28 +167,4 @@ impl Backend for MysqlBackend {
             })
             .collect())
     }
-}
-
-/// Splits a schema script into statements, dropping `#` and `--` comment lines.
-fn split_script(sql: &str) -> Vec<String> {
-    let without_comments: String = sql
-        .lines()
-        .map(|l| {
-            match l
-                .find(" #")
-                .or(l.find("--"))
-                .or(l.starts_with('#').then_some(0))
-            {
-                Some(at) => &l[..at],
-                None => l,
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    without_comments
-        .split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
 }
