@@ -367,6 +367,28 @@ impl Vmail {
         }
     }
 
+    /// Sets a popbox's stored hash to a value made elsewhere, exactly as given (moving users
+    /// between systems). The value must be one that [`crate::password::identify`] recognises.
+    ///
+    /// # Errors
+    /// `NotFound` when the popbox does not exist; `InvalidInput` for an unrecognised hash.
+    pub fn set_popbox_hash(&self, domain: &str, local_part: &str, hash: &str) -> Result<()> {
+        let (domain, local) = (
+            normalize_domain(domain)?,
+            address::normalize_lookup_local_part(local_part)?,
+        );
+        if password::identify(hash).is_none() || hash.len() > address::MAX_COLUMN {
+            return Err(Error::invalid(
+                "not a password hash any supported scheme can verify",
+            ));
+        }
+        if self.write(|db| sql::set_popbox_hash(db, &domain, &local, hash))? {
+            Ok(())
+        } else {
+            Err(Error::not_found(format!("no popbox {local}@{domain}")))
+        }
+    }
+
     /// A mailbox user changes their own password: `old` must verify first, and the new hash is
     /// written only if the stored one has not changed in between.
     ///

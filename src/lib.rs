@@ -47,7 +47,7 @@ mod vmail;
 pub use admin::{Domain, DomainAlias, DomainChange, Forwarder, NewDomain, Popbox, CATCH_ALL};
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
-pub use maintain::{Collision, MigrationReport};
+pub use maintain::{Collision, CollisionRule, MigrationReport};
 pub use records::{ImportReport, Record};
 pub use resolve::{Mailbox, Resolution, Rule};
 pub use store::{SchemaKind, StoreKind};

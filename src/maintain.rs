@@ -12,13 +12,41 @@ use crate::vmail::Vmail;
 pub struct Collision {
     /// The table (`domain`, `popbox`, `forwarder`, `domain_alias`).
     pub table: String,
-    /// How they collide: `"lower-case"` (full names, case folded) or `"legacy prefix key"`
-    /// (the seed's `domain_name(16), local_part(32)` keys).
-    pub rule: String,
+    /// How they collide.
+    pub rule: CollisionRule,
     /// The shared key.
     pub key: String,
     /// The colliding rows' names as stored.
     pub rows: Vec<String>,
+}
+
+/// How rows collide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CollisionRule {
+    /// Full names, case folded: they cannot coexist under lower-cased keys.
+    LowerCase,
+    /// The seed's `domain_name(16), local_part(32)` prefix keys: they could not move back to a
+    /// legacy site.
+    LegacyPrefixKey,
+    /// One name is both a domain and a domain alias (the domain wins).
+    DomainAndAlias,
+}
+
+impl CollisionRule {
+    /// `"lower-case"`, `"legacy prefix key"` or `"domain and alias"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollisionRule::LowerCase => "lower-case",
+            CollisionRule::LegacyPrefixKey => "legacy prefix key",
+            CollisionRule::DomainAndAlias => "domain and alias",
+        }
+    }
+}
+
+impl std::fmt::Display for CollisionRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What [`Vmail::migrate_to_recommended`] found and did.
@@ -49,17 +77,20 @@ impl Vmail {
     pub fn collisions(&self) -> Result<Vec<Collision>> {
         let mut found = Vec::new();
         let domains: Vec<String> = self.domains()?.into_iter().map(|d| d.name).collect();
-        found.extend(collide("domain", "lower-case", &domains, |n| {
+        found.extend(collide("domain", CollisionRule::LowerCase, &domains, |n| {
             n.to_lowercase()
         }));
         let aliases: Vec<String> = self.aliases(None)?.into_iter().map(|a| a.alias).collect();
-        found.extend(collide("domain_alias", "lower-case", &aliases, |n| {
-            n.to_lowercase()
-        }));
+        found.extend(collide(
+            "domain_alias",
+            CollisionRule::LowerCase,
+            &aliases,
+            |n| n.to_lowercase(),
+        ));
         let both: Vec<String> = domains.iter().chain(&aliases).cloned().collect();
         found.extend(collide(
             "domain/domain_alias",
-            "domain and alias",
+            CollisionRule::DomainAndAlias,
             &both,
             |n| n.to_lowercase(),
         ));
@@ -74,10 +105,12 @@ impl Vmail {
             .map(|f| format!("{}@{}", f.local_part, f.domain))
             .collect();
         for (table, names) in [("popbox", &popboxes), ("forwarder", &forwarders)] {
-            found.extend(collide(table, "lower-case", names, |n| n.to_lowercase()));
+            found.extend(collide(table, CollisionRule::LowerCase, names, |n| {
+                n.to_lowercase()
+            }));
             found.extend(collide(
                 table,
-                "legacy prefix key",
+                CollisionRule::LegacyPrefixKey,
                 names,
                 legacy_prefix_key,
             ));
@@ -97,7 +130,7 @@ impl Vmail {
             Some(SchemaKind::Legacy) => self
                 .collisions()?
                 .into_iter()
-                .filter(|c| c.rule == "lower-case")
+                .filter(|c| c.rule == CollisionRule::LowerCase)
                 .collect(),
             _ => Vec::new(),
         };
@@ -131,7 +164,7 @@ fn legacy_prefix_key(name: &str) -> String {
 
 fn collide(
     table: &str,
-    rule: &str,
+    rule: CollisionRule,
     names: &[String],
     key: impl Fn(&str) -> String,
 ) -> Vec<Collision> {
@@ -144,7 +177,7 @@ fn collide(
         .filter(|(_, rows)| rows.len() > 1)
         .map(|(key, rows)| Collision {
             table: table.to_string(),
-            rule: rule.to_string(),
+            rule,
             key,
             rows,
         })

@@ -44,12 +44,13 @@ pub struct ImportProblem {
 }
 
 impl Vmail {
-    /// Every domain, alias, popbox and forwarder, in an order that [`Vmail::import`] accepts.
+    /// Every domain, alias, popbox and forwarder, in an order that [`Vmail::import`] accepts,
+    /// read in one transaction so the four tables form one consistent snapshot.
     ///
     /// # Errors
     /// `Temporary` when the database is unreachable.
     pub fn export(&self) -> Result<Vec<Record>> {
-        self.read(|db| {
+        self.write(|db| {
             let mut out: Vec<Record> = sql::domains(db)?.into_iter().map(Record::Domain).collect();
             out.extend(sql::aliases(db, None)?.into_iter().map(Record::Alias));
             out.extend(sql::popboxes(db, None)?.into_iter().map(Record::Popbox));

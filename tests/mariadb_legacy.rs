@@ -99,7 +99,7 @@ fn legacy_prefix_keys_collide_as_documented() {
     assert!(
         collisions
             .iter()
-            .any(|c| c.rule == "legacy prefix key" && c.table == "popbox"),
+            .any(|c| c.rule == vmailsql::CollisionRule::LegacyPrefixKey && c.table == "popbox"),
         "{collisions:?}"
     );
 }

@@ -159,7 +159,7 @@ fn collision_findings(vmail: &Vmail) -> Outcome<Vec<Finding>> {
         .iter()
         .map(|c| {
             let line = schema::collision_line(c).trim().to_string();
-            if c.rule == "legacy prefix key" {
+            if c.rule == vmailsql::CollisionRule::LegacyPrefixKey {
                 Finding::warning(
                     "prefix-collision",
                     format!("{line} (only matters on the legacy schema)"),

@@ -117,7 +117,7 @@ pub fn migrate(ctx: &Context, args: MigrateArgs) -> Outcome<Report> {
 }
 
 pub fn collision_json(c: &Collision) -> Value {
-    json!({ "table": c.table, "rule": c.rule, "key": c.key, "rows": c.rows })
+    json!({ "table": c.table, "rule": c.rule.as_str(), "key": c.key, "rows": c.rows })
 }
 
 pub fn collision_line(c: &Collision) -> String {
