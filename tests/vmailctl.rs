@@ -539,6 +539,58 @@ fn popbox_lifecycle(b: Backend) {
     let carol = site.vmail().popbox("example.org", "carol").unwrap();
     assert_eq!(carol.password_hash.as_deref(), Some(md5));
     auth("carol@example.org", "secret").status(0);
+    // and replaced by another ready-made hash (SHA-512-crypt of "secret")
+    let sha = "{crypt}$6$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1";
+    site.run_with(
+        &[
+            "popbox",
+            "passwd",
+            "carol@example.org",
+            "--hashed",
+            "--password-stdin",
+        ],
+        sha,
+    )
+    .status(0);
+    assert_eq!(
+        site.vmail()
+            .popbox("example.org", "carol")
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some(sha)
+    );
+    auth("carol@example.org", "secret").status(0);
+    site.run_with(
+        &[
+            "popbox",
+            "passwd",
+            "carol@example.org",
+            "--hashed",
+            "--password-stdin",
+        ],
+        "not-a-hash",
+    )
+    .status(2);
+    assert_eq!(
+        site.vmail()
+            .popbox("example.org", "carol")
+            .unwrap()
+            .password_hash
+            .as_deref(),
+        Some(sha)
+    );
+    site.run_with(
+        &[
+            "popbox",
+            "passwd",
+            "carol@example.org",
+            "--hashed",
+            "--password-stdin",
+        ],
+        md5,
+    )
+    .status(0);
     let listed = site
         .run(&["--json", "popbox", "list", "example.org"])
         .status(0)

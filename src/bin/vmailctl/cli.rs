@@ -226,6 +226,9 @@ pub enum PopboxCommand {
     Passwd {
         /// local@domain
         address: String,
+        /// The secret given (prompt or --password-stdin) is a ready-made hash, stored as given
+        #[arg(long)]
+        hashed: bool,
         #[command(flatten)]
         source: PasswordSource,
     },

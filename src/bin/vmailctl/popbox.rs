@@ -39,11 +39,21 @@ pub fn run(ctx: &Context, command: PopboxCommand) -> Outcome<Report> {
             let (local, domain) = split(&address)?;
             show(&vmail, &vmail.popbox(domain, local)?)
         }
-        PopboxCommand::Passwd { address, source } => {
+        PopboxCommand::Passwd {
+            address,
+            hashed,
+            source,
+        } => {
             let (local, domain) = split(&address)?;
             let p = vmail.popbox(domain, local)?;
-            let password = secret::read(&source, &name(&p), Ask::Twice)?;
-            vmail.set_popbox_password(domain, local, &password)?;
+            if hashed {
+                let hash = secret::read(&source, &format!("{} (hash)", name(&p)), Ask::Once)?;
+                warn_if_weak(&hash);
+                vmail.set_popbox_hash(domain, local, &hash)?;
+            } else {
+                let password = secret::read(&source, &name(&p), Ask::Twice)?;
+                vmail.set_popbox_password(domain, local, &password)?;
+            }
             Ok(Report::changed(
                 format!("password of {} set", name(&p)),
                 json!({ "popbox": name(&p) }),
@@ -73,18 +83,13 @@ fn add_hashed(
     hash: String,
     mbox: Option<String>,
 ) -> Outcome<()> {
-    let Some(scheme) = password::identify(&hash) else {
+    if password::identify(&hash).is_none() {
         return Err(Failure::usage(
             "not a password hash vmailsql can verify (expected e.g. {crypt}$6$..., {md5}<32 hex>, \
              {SHA512-CRYPT}...); nothing was added",
         ));
-    };
-    if scheme.weak {
-        eprintln!(
-            "vmailctl: warning: the hash uses {}, a weak scheme; set upgrade_on_login",
-            scheme.name
-        );
     }
+    warn_if_weak(&hash);
     vmail.add_popbox_record(&Popbox {
         domain: domain.to_string(),
         local_part: local.to_string(),
@@ -92,6 +97,16 @@ fn add_hashed(
         mbox_name: mbox,
     })?;
     Ok(())
+}
+
+/// Weak ready-made hashes are accepted (sites migrate with what they have) but named.
+fn warn_if_weak(hash: &str) {
+    if let Some(scheme) = password::identify(hash).filter(|s| s.weak) {
+        eprintln!(
+            "vmailctl: warning: the hash uses {}, a weak scheme; set upgrade_on_login",
+            scheme.name
+        );
+    }
 }
 
 fn name(p: &Popbox) -> String {
