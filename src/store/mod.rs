@@ -156,19 +156,25 @@ impl Store {
 
     /// The live connection, (re)connecting as needed.
     pub(crate) fn conn(&mut self) -> Result<&mut dyn Backend> {
-        let pid = std::process::id();
-        if pid != self.owner_pid {
-            // Forked child: the socket is shared with the parent. Forget it (no QUIT, no close
-            // handshake); the descriptor stays open until this short-lived child exits.
-            if let Some(inherited) = self.conn.take() {
-                std::mem::forget(inherited);
-            }
-            self.owner_pid = pid;
+        if self.abandon_if_forked() {
+            self.owner_pid = std::process::id();
         }
         if self.conn.is_none() {
             self.conn = Some(self.connect_any()?);
         }
         Ok(self.conn.as_deref_mut().expect("connection was just set"))
+    }
+
+    /// In a forked child the connection's socket is shared with the parent: forget it (no QUIT,
+    /// no close handshake; the descriptor stays open until this child exits). True if forked.
+    fn abandon_if_forked(&mut self) -> bool {
+        if std::process::id() == self.owner_pid {
+            return false;
+        }
+        if let Some(inherited) = self.conn.take() {
+            std::mem::forget(inherited);
+        }
+        true
     }
 
     fn connect_any(&self) -> Result<Box<dyn Backend>> {
@@ -234,11 +240,7 @@ impl Drop for Store {
     /// A forked child that frees an inherited handle must not close the parent's connection
     /// (a MySQL `COM_QUIT` on the shared socket would end the parent's session): forget it.
     fn drop(&mut self) {
-        if std::process::id() != self.owner_pid {
-            if let Some(inherited) = self.conn.take() {
-                std::mem::forget(inherited);
-            }
-        }
+        self.abandon_if_forked();
     }
 }
 

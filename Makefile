@@ -1,0 +1,73 @@
+# Builds and installs the C library of vmailsql (libvmailsql.so, vmailsql.h, vmailsql.pc) and
+# the Dovecot checkpassword program. The Rust crate itself builds with cargo alone.
+#
+#   make                                   cargo build --release (library and header)
+#   make install PREFIX=/usr/local         install (DESTDIR=... for staging or packaging)
+#   make uninstall PREFIX=/usr/local
+#   make check-c                           tests/c/run.sh: C API tests, ASan, valgrind, fork
+#
+# Installed layout ($(PREFIX) defaults to /usr/local):
+#   $(LIBDIR)/libvmailsql.so.$(VERSION)    the library, SONAME libvmailsql.so.0
+#   $(LIBDIR)/libvmailsql.so.0             -> libvmailsql.so.$(VERSION) (what programs load)
+#   $(LIBDIR)/libvmailsql.so               -> libvmailsql.so.0 (for -lvmailsql at link time)
+#   $(INCLUDEDIR)/vmailsql.h
+#   $(LIBDIR)/pkgconfig/vmailsql.pc
+#   $(LIBEXECDIR)/vmailsql/checkpassword   Dovecot 2.3 passdb (examples/checkpassword.c)
+# Run ldconfig after installing into a system directory.
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+LIBEXECDIR ?= $(PREFIX)/libexec
+DESTDIR ?=
+CARGO ?= cargo
+CC ?= cc
+CFLAGS ?= -O2 -Wall -Wextra
+INSTALL ?= install
+
+VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -1)
+SOVERSION := 0
+TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
+# The library to install; `make install LIBRARY=path/libvmailsql.so` skips the cargo build.
+LIBRARY ?= $(TARGET_DIR)/release/libvmailsql.so
+BUILD := $(TARGET_DIR)/c-install
+
+.PHONY: all library install uninstall check-c
+
+all: library
+
+library:
+	$(CARGO) build --lib --release
+
+$(BUILD)/vmailsql.pc: vmailsql.pc.in Cargo.toml
+	mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(BUILD)/checkpassword: examples/checkpassword.c include/vmailsql.h $(LIBRARY)
+	mkdir -p $(BUILD)/lib
+	ln -sf $(abspath $(LIBRARY)) $(BUILD)/lib/libvmailsql.so
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< -L$(BUILD)/lib -lvmailsql
+
+$(LIBRARY):
+	$(CARGO) build --lib --release
+
+install: $(LIBRARY) $(BUILD)/vmailsql.pc $(BUILD)/checkpassword
+	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
+	    $(DESTDIR)$(LIBEXECDIR)/vmailsql
+	$(INSTALL) -m 0755 $(LIBRARY) $(DESTDIR)$(LIBDIR)/libvmailsql.so.$(VERSION)
+	ln -sf libvmailsql.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmailsql.so.$(SOVERSION)
+	ln -sf libvmailsql.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvmailsql.so
+	$(INSTALL) -m 0644 include/vmailsql.h $(DESTDIR)$(INCLUDEDIR)/vmailsql.h
+	$(INSTALL) -m 0644 $(BUILD)/vmailsql.pc $(DESTDIR)$(LIBDIR)/pkgconfig/vmailsql.pc
+	$(INSTALL) -m 0755 $(BUILD)/checkpassword $(DESTDIR)$(LIBEXECDIR)/vmailsql/checkpassword
+
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libvmailsql.so.$(VERSION) \
+	    $(DESTDIR)$(LIBDIR)/libvmailsql.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvmailsql.so \
+	    $(DESTDIR)$(INCLUDEDIR)/vmailsql.h $(DESTDIR)$(LIBDIR)/pkgconfig/vmailsql.pc \
+	    $(DESTDIR)$(LIBEXECDIR)/vmailsql/checkpassword
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/vmailsql
+
+check-c:
+	tests/c/run.sh

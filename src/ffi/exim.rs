@@ -1,0 +1,725 @@
+//! Exim `${dlfunc}` entry points: routing and delivery straight from libvmailsql.
+//!
+//! Exim calls `int fn(uschar **yield, int argc, uschar *argv[])` with the expanded `{arg}`
+//! values and reads the return code as `OK=0, DEFER=1, FAIL=2, ERROR=3, FAIL_FORCED=4`
+//! (`local_scan.h`). The functions here:
+//!
+//! | function | arguments | `OK` yields |
+//! |---|---|---|
+//! | `vmailsql_exim_resolve` | `{local_part}{domain}[{config}]` | `rule="popbox" address="…" local_part="…" domain="…" path="…" domain_path="…" user="…" targets="…"` |
+//! | `vmailsql_exim_local_domain` | `{domain}[{config}]` | the real domain (an alias's target) |
+//! | `vmailsql_exim_match_domain` | `{domain}[{config}]` | the domain itself, lower-case: an item for a `domainlist` |
+//!
+//! The resolution is the seed's three routers in one database round trip. Every value is in
+//! double quotes (`\"` and `\\` escaped) so `${extract{path}{$address_data}}` reads it back
+//! exactly; keys that do not apply are present and empty. `rule` is `forwarder`, `popbox` or
+//! `catch-all`; `address` is the looked-up `local_part@domain` (lower-case, the domain as asked,
+//! so an alias stays the alias): routers compare it with `$local_part@$domain` so that an
+//! `$address_data` inherited from a parent address is never mistaken for this address's own;
+//! `targets` is the forwarder's address list, `a@b, c@d`.
+//!
+//! Return codes:
+//! - `OK`: found. The yield is in library memory, so Exim treats it as untainted: every
+//!   path-forming value (`path`, `domain_path`, `user`) has been checked by the core library
+//!   (`path` stays inside `domain.path`, no `..`, no control characters; `user` is never root or
+//!   uid 0). Nothing in it is copied from the (tainted) arguments unchecked.
+//! - `FAIL_FORCED`: no such address or domain (the router declines, a domain list does not
+//!   match), and also for an address that cannot exist: a local part longer than 64 octets or
+//!   with control characters, a malformed domain, bytes that are not UTF-8. The yield explains.
+//! - `FAIL`: the database is down, slow or busy. In a router Exim defers the address (the
+//!   message stays queued); in a domain list or an ACL it is a temporary error (`451`).
+//! - `ERROR`: a problem an administrator must fix, which Exim also writes to the panic log and
+//!   treats as a temporary failure: wrong argument count, unreadable or invalid configuration
+//!   file, stored data that would be unsafe to deliver to (an mbox path escaping the domain, a
+//!   root `unix_user`), a forwarder target with control characters, an internal error.
+//!
+//! On a failure the yield is a message that stays valid for the life of the process (Exim keeps
+//! the pointer); on `OK` it points to a per-thread buffer that Exim copies at once.
+//!
+//! **Where the configuration comes from**: the optional last argument (an absolute path), else
+//! `$VMAILSQL_CONFIG`, else `/etc/vmailsql.conf`. Exim clears its environment at start-up (see
+//! its `keep_environment` option), so pass the path as an argument. The file is read and the
+//! handle made once per process and path; the database connection is opened on first use and
+//! reopened in a forked child. A file holding a database password must be readable by the Exim
+//! user and by nobody else (`root:Debian-exim 0640` on Debian).
+//!
+//! Answers to `vmailsql_exim_local_domain` and `vmailsql_exim_match_domain` are cached in the
+//! process for [`DOMAIN_CACHE_TTL`], as Exim caches its own lookups for the life of the process:
+//! a domain list is tested several times while one address is routed.
+//!
+//! Nothing here writes to stdout or stderr (under `exim -bs` stdout is the SMTP dialogue), and no
+//! panic crosses into Exim: each entry catches it and reports `ERROR`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::ffi::{c_int, c_uchar, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard, Once};
+use std::time::{Duration, Instant};
+
+use crate::address::{normalize_domain, normalize_lookup_local_part};
+use crate::config::{DEFAULT_PATH, ENV_VAR};
+use crate::{Error, ErrorKind, Resolution, Vmail};
+
+/// Exim's `OK`.
+const OK: c_int = 0;
+/// Exim's `FAIL`: an ordinary failure; a router defers the address.
+const FAIL: c_int = 2;
+/// Exim's `ERROR`: as `FAIL`, plus a panic-log line.
+const ERROR: c_int = 3;
+/// Exim's `FAIL_FORCED`: a forced failure; a router declines.
+const FAIL_FORCED: c_int = 4;
+
+/// How long a local-domain answer is reused within one process.
+pub const DOMAIN_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Most domains remembered per handle (the cache is emptied when full).
+const DOMAIN_CACHE_MAX: usize = 1024;
+/// Bytes of failure messages kept for Exim before falling back to one fixed message.
+const MESSAGE_BUDGET: usize = 1 << 20;
+
+/// What an entry point decided.
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    /// `OK` with this yield.
+    Value(String),
+    /// `FAIL_FORCED`: not found, or an address that cannot exist.
+    Declined(String),
+    /// `FAIL`: try again later.
+    Temporary(String),
+    /// `ERROR`: configuration or data problem for the administrator.
+    Broken(String),
+}
+
+impl Outcome {
+    fn from_error(context: &str, e: &Error) -> Outcome {
+        let message = format!("vmailsql: {context}: {e}");
+        match e.kind() {
+            ErrorKind::NotFound => Outcome::Declined(message),
+            ErrorKind::Temporary => Outcome::Temporary(message),
+            _ => Outcome::Broken(message),
+        }
+    }
+}
+
+/// One configuration file's handle and its local-domain cache.
+struct Handle {
+    vmail: Vmail,
+    /// Queried domain → (when asked, real domain if local).
+    domains: Mutex<HashMap<String, (Instant, Option<String>)>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Handles by configuration path, made once per process and never freed (Exim never unloads a
+/// dlfunc library either).
+static HANDLES: Mutex<Vec<(PathBuf, &'static Handle)>> = Mutex::new(Vec::new());
+
+/// The configuration path: the argument, else `$VMAILSQL_CONFIG`, else the default.
+fn config_path(arg: Option<&str>) -> PathBuf {
+    match arg.filter(|a| !a.is_empty()) {
+        Some(path) => PathBuf::from(path),
+        None => std::env::var_os(ENV_VAR)
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from(DEFAULT_PATH), PathBuf::from),
+    }
+}
+
+fn handle(config: Option<&str>) -> Result<&'static Handle, Outcome> {
+    let path = config_path(config);
+    let mut handles = lock(&HANDLES);
+    if let Some((_, h)) = handles.iter().find(|(p, _)| *p == path) {
+        return Ok(h);
+    }
+    let vmail = Vmail::open_config(Some(&path)).map_err(|e| {
+        Outcome::Broken(format!(
+            "vmailsql: cannot use configuration {}: {e}",
+            path.display()
+        ))
+    })?;
+    let h: &'static Handle = Box::leak(Box::new(Handle {
+        vmail,
+        domains: Mutex::new(HashMap::new()),
+    }));
+    handles.push((path, h));
+    Ok(h)
+}
+
+impl Handle {
+    /// The real domain behind `domain` (normalised), from the cache or the database.
+    fn local_domain(&self, domain: &str) -> Result<Option<String>, Error> {
+        let now = Instant::now();
+        if let Some((at, answer)) = lock(&self.domains).get(domain) {
+            if now.duration_since(*at) < DOMAIN_CACHE_TTL {
+                return Ok(answer.clone());
+            }
+        }
+        let answer = match self.vmail.local_domain(domain) {
+            Ok(real) => Some(real),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        let mut cache = lock(&self.domains);
+        if cache.len() >= DOMAIN_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(domain.to_string(), (now, answer.clone()));
+        Ok(answer)
+    }
+}
+
+/// The arguments as byte strings (`None` for a NULL pointer).
+type Args<'a> = [Option<&'a [u8]>];
+
+fn text<'a>(args: &Args<'a>, i: usize, what: &str) -> Result<&'a str, Outcome> {
+    let bytes = args
+        .get(i)
+        .copied()
+        .flatten()
+        .ok_or_else(|| Outcome::Broken(format!("vmailsql: {what} argument is missing")))?;
+    std::str::from_utf8(bytes)
+        .map_err(|_| Outcome::Declined(format!("vmailsql: {what} is not valid UTF-8")))
+}
+
+fn check_argc(args: &Args<'_>, name: &str, required: usize, usage: &str) -> Result<(), Outcome> {
+    if args.len() < required || args.len() > required + 1 {
+        return Err(Outcome::Broken(format!(
+            "vmailsql: {name} takes {usage}, got {} arguments",
+            args.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The optional configuration argument at `i`.
+fn config_arg<'a>(args: &Args<'a>, i: usize) -> Result<Option<&'a str>, Outcome> {
+    match args.get(i).copied().flatten() {
+        None => Ok(None),
+        Some(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|_| {
+            Outcome::Broken("vmailsql: configuration path is not valid UTF-8".to_string())
+        }),
+    }
+}
+
+fn checked_domain(raw: &str) -> Result<String, Outcome> {
+    normalize_domain(raw)
+        .map_err(|e| Outcome::Declined(format!("vmailsql: not a valid domain: {e}")))
+}
+
+fn resolve(args: &Args<'_>) -> Outcome {
+    let run = || -> Result<String, Outcome> {
+        check_argc(
+            args,
+            "vmailsql_exim_resolve",
+            2,
+            "{local_part}{domain}[{config}]",
+        )?;
+        let local_part = text(args, 0, "local part")?;
+        let domain = text(args, 1, "domain")?;
+        let config = config_arg(args, 2)?;
+        // Inputs are checked before anything else, so that an `InvalidInput` from the library
+        // below can only mean unsafe stored data.
+        let local_part = normalize_lookup_local_part(local_part)
+            .map_err(|e| Outcome::Declined(format!("vmailsql: not a valid local part: {e}")))?;
+        let domain = checked_domain(domain)?;
+        let handle = handle(config)?;
+        let resolution = handle
+            .vmail
+            .resolve_parts(&local_part, &domain)
+            .map_err(|e| Outcome::from_error(&format!("{local_part}@{domain}"), &e))?;
+        format_resolution(&format!("{local_part}@{domain}"), &resolution)
+    };
+    run().map_or_else(|o| o, Outcome::Value)
+}
+
+fn domain_lookup(args: &Args<'_>, name: &str, real: bool) -> Outcome {
+    let run = || -> Result<String, Outcome> {
+        check_argc(args, name, 1, "{domain}[{config}]")?;
+        let domain = checked_domain(text(args, 0, "domain")?)?;
+        let handle = handle(config_arg(args, 1)?)?;
+        match handle.local_domain(&domain) {
+            Ok(Some(target)) => Ok(if real { target } else { domain }),
+            Ok(None) => Err(Outcome::Declined(format!(
+                "vmailsql: {domain} is not a local domain"
+            ))),
+            Err(e) => Err(Outcome::from_error(&domain, &e)),
+        }
+    };
+    run().map_or_else(|o| o, Outcome::Value)
+}
+
+/// `key="value"` with `"` and `\` escaped, as `${extract}` reads it.
+fn push_pair(out: &mut String, key: &str, value: &str) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(key);
+    out.push_str("=\"");
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+fn format_resolution(address: &str, resolution: &Resolution) -> Result<String, Outcome> {
+    let mut out = String::new();
+    push_pair(&mut out, "rule", resolution.rule().as_str());
+    push_pair(&mut out, "address", address);
+    match resolution {
+        Resolution::Mailbox(m) => {
+            push_pair(&mut out, "local_part", &m.local_part);
+            push_pair(&mut out, "domain", &m.domain);
+            push_pair(&mut out, "path", &m.path);
+            push_pair(&mut out, "domain_path", &m.domain_path);
+            push_pair(&mut out, "user", &m.unix_user);
+            push_pair(&mut out, "targets", "");
+        }
+        Resolution::Forward {
+            domain,
+            local_part,
+            targets,
+            ..
+        } => {
+            // Targets go to a redirect router as an address list. The core only checks them when
+            // they are stored; a legacy tool may have stored anything.
+            if targets.iter().any(|t| t.chars().any(char::is_control)) {
+                return Err(Outcome::Broken(format!(
+                    "vmailsql: the forwarder for {address} has a target with control characters"
+                )));
+            }
+            push_pair(&mut out, "local_part", local_part);
+            push_pair(&mut out, "domain", domain);
+            push_pair(&mut out, "path", "");
+            push_pair(&mut out, "domain_path", "");
+            push_pair(&mut out, "user", "");
+            push_pair(&mut out, "targets", &targets.join(", "));
+        }
+    }
+    Ok(out)
+}
+
+// ---- the C boundary ----
+
+thread_local! {
+    /// The `OK` yield: Exim copies it before the next call.
+    static YIELD: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Set while an entry point runs, so that its panics stay silent.
+    static INSIDE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Failure messages, kept for the life of the process because Exim keeps the pointer.
+static MESSAGES: Mutex<(Vec<&'static CStr>, usize)> = Mutex::new((Vec::new(), 0));
+const FALLBACK_MESSAGE: &CStr = c"vmailsql: failed (too many distinct error messages to keep)";
+
+fn stable_message(message: &str) -> *mut c_uchar {
+    let mut kept = lock(&MESSAGES);
+    if let Some(m) = kept.0.iter().find(|m| m.to_bytes() == message.as_bytes()) {
+        return m.as_ptr().cast_mut().cast();
+    }
+    if kept.1 + message.len() > MESSAGE_BUDGET {
+        return FALLBACK_MESSAGE.as_ptr().cast_mut().cast();
+    }
+    let c = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    let leaked: &'static CStr = Box::leak(c.into_boxed_c_str());
+    kept.1 += message.len();
+    kept.0.push(leaked);
+    leaked.as_ptr().cast_mut().cast()
+}
+
+fn install_quiet_panic_hook() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !INSIDE.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown panic")
+}
+
+/// Runs `body` on the arguments and hands its outcome to Exim.
+///
+/// # Safety
+/// `yield_` must be NULL or writable; `argv` must be NULL or hold `argc` pointers, each NULL or
+/// a NUL-terminated string, as Exim passes them.
+unsafe fn entry(
+    yield_: *mut *mut c_uchar,
+    argc: c_int,
+    argv: *mut *mut c_uchar,
+    body: fn(&Args<'_>) -> Outcome,
+) -> c_int {
+    install_quiet_panic_hook();
+    INSIDE.with(|i| i.set(true));
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let count = usize::try_from(argc).unwrap_or(0);
+        let args: Vec<Option<&[u8]>> = if argv.is_null() {
+            Vec::new()
+        } else {
+            (0..count)
+                .map(|i| {
+                    // SAFETY: the caller guarantees `argc` readable entries in `argv`.
+                    let p = unsafe { *argv.add(i) };
+                    // SAFETY: each non-NULL entry is a NUL-terminated string.
+                    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p.cast()) }.to_bytes())
+                })
+                .collect()
+        };
+        let outcome = body(&args);
+        let (code, message) = match outcome {
+            Outcome::Value(value) => {
+                let ptr = YIELD.with(|y| {
+                    let mut y = y.borrow_mut();
+                    y.clear();
+                    y.extend(value.bytes().filter(|&b| b != 0));
+                    y.push(0);
+                    y.as_mut_ptr()
+                });
+                return (OK, ptr);
+            }
+            Outcome::Declined(m) => (FAIL_FORCED, m),
+            Outcome::Temporary(m) => (FAIL, m),
+            Outcome::Broken(m) => (ERROR, m),
+        };
+        (code, stable_message(&message))
+    }));
+    let (code, ptr) = result.unwrap_or_else(|payload| {
+        let message = format!("vmailsql: internal error: {}", panic_text(&*payload));
+        let ptr = catch_unwind(|| stable_message(&message))
+            .unwrap_or_else(|_| FALLBACK_MESSAGE.as_ptr().cast_mut().cast());
+        (ERROR, ptr)
+    });
+    INSIDE.with(|i| i.set(false));
+    if !yield_.is_null() {
+        // SAFETY: the caller guarantees a writable `yield_`.
+        unsafe { *yield_ = ptr };
+    }
+    code
+}
+
+/// `${dlfunc{libvmailsql.so}{vmailsql_exim_resolve}{$local_part}{$domain}{/etc/vmailsql.conf}}`:
+/// everything the routers and the transport need, in one call (see the module documentation).
+///
+/// # Safety
+/// Exim's dlfunc calling convention: `yield_` writable, `argv` holding `argc` strings.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_exim_resolve(
+    yield_: *mut *mut c_uchar,
+    argc: c_int,
+    argv: *mut *mut c_uchar,
+) -> c_int {
+    // SAFETY: forwarded from Exim unchanged.
+    unsafe { entry(yield_, argc, argv, resolve) }
+}
+
+/// `${dlfunc{libvmailsql.so}{vmailsql_exim_local_domain}{$domain}{/etc/vmailsql.conf}}`: the real
+/// domain behind a local domain (itself, or an alias's target); forced failure when not local.
+///
+/// # Safety
+/// Exim's dlfunc calling convention: `yield_` writable, `argv` holding `argc` strings.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_exim_local_domain(
+    yield_: *mut *mut c_uchar,
+    argc: c_int,
+    argv: *mut *mut c_uchar,
+) -> c_int {
+    // SAFETY: forwarded from Exim unchanged.
+    unsafe {
+        entry(yield_, argc, argv, |args| {
+            domain_lookup(args, "vmailsql_exim_local_domain", true)
+        })
+    }
+}
+
+/// `domainlist vmailsql_domains = ${dlfunc{libvmailsql.so}{vmailsql_exim_match_domain}{$domain}{…}}`:
+/// the domain itself (lower-case) when it is local, so the list matches it; forced failure (the
+/// list matches nothing) when not.
+///
+/// # Safety
+/// Exim's dlfunc calling convention: `yield_` writable, `argv` holding `argc` strings.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_exim_match_domain(
+    yield_: *mut *mut c_uchar,
+    argc: c_int,
+    argv: *mut *mut c_uchar,
+) -> c_int {
+    // SAFETY: forwarded from Exim unchanged.
+    unsafe {
+        entry(yield_, argc, argv, |args| {
+            domain_lookup(args, "vmailsql_exim_match_domain", false)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NewDomain;
+
+    type DlFunc = unsafe extern "C" fn(*mut *mut c_uchar, c_int, *mut *mut c_uchar) -> c_int;
+
+    /// Calls `f` the way Exim does and returns the code and the yield.
+    fn call(f: DlFunc, args: &[&str]) -> (c_int, String) {
+        let owned: Vec<CString> = args.iter().map(|a| CString::new(*a).unwrap()).collect();
+        let mut argv: Vec<*mut c_uchar> =
+            owned.iter().map(|a| a.as_ptr().cast_mut().cast()).collect();
+        argv.push(std::ptr::null_mut());
+        let mut out: *mut c_uchar = std::ptr::null_mut();
+        let argc = c_int::try_from(args.len()).unwrap();
+        // SAFETY: argv holds argc valid strings and a NULL, out is writable.
+        let code = unsafe { f(&mut out, argc, argv.as_mut_ptr()) };
+        assert!(!out.is_null(), "every outcome sets the yield");
+        // SAFETY: the library yields a NUL-terminated string.
+        let text = unsafe { CStr::from_ptr(out.cast()) }
+            .to_string_lossy()
+            .into_owned();
+        (code, text)
+    }
+
+    /// What Exim's `${extract{key}{…}}` returns (expand.c: keys case-insensitive, values
+    /// optionally double-quoted with backslash escapes).
+    fn extract(data: &str, key: &str) -> Option<String> {
+        let mut s = data.trim_start().chars().peekable();
+        loop {
+            s.peek()?;
+            let k: String =
+                std::iter::from_fn(|| s.next_if(|c| *c != '=' && !c.is_whitespace())).collect();
+            while s.next_if(|c| c.is_whitespace()).is_some() {}
+            if s.next_if_eq(&'=').is_some() {
+                while s.next_if(|c| c.is_whitespace()).is_some() {}
+            }
+            let mut v = String::new();
+            if s.next_if_eq(&'"').is_some() {
+                while let Some(c) = s.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => v.extend(s.next()),
+                        c => v.push(c),
+                    }
+                }
+            } else {
+                v.extend(std::iter::from_fn(|| s.next_if(|c| !c.is_whitespace())));
+            }
+            if k.eq_ignore_ascii_case(key) {
+                return Some(v);
+            }
+            while s.next_if(|c| c.is_whitespace()).is_some() {}
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        config: String,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("vmail.db");
+        let config = dir.path().join("vmailsql.conf");
+        std::fs::write(&config, format!("database = sqlite://{}\n", db.display())).unwrap();
+        let v = Vmail::open_config(Some(&config)).unwrap();
+        v.create_schema().unwrap();
+        v.add_domain(&NewDomain::new(
+            "example.org",
+            "/var/mail/ex \"q\"",
+            "vmail",
+        ))
+        .unwrap();
+        v.add_popbox("example.org", "alice", "pw", None).unwrap();
+        v.add_popbox("example.org", "info", "pw", None).unwrap();
+        v.add_forwarder("example.org", "info", "alice@example.org, bob@else.example")
+            .unwrap();
+        v.add_alias("alias.example", "example.org").unwrap();
+        v.add_domain(&NewDomain::new("catch.example", "/var/mail/c", "vmail"))
+            .unwrap();
+        v.set_catch_all("catch.example", "alice@example.org")
+            .unwrap();
+        Fixture {
+            config: config.display().to_string(),
+            _dir: dir,
+        }
+    }
+
+    #[test]
+    fn resolves_popbox_with_quoted_values() {
+        let f = fixture();
+        let (code, y) = call(
+            vmailsql_exim_resolve,
+            &["Alice", "Alias.Example", &f.config],
+        );
+        assert_eq!(code, OK, "{y}");
+        assert_eq!(extract(&y, "rule").as_deref(), Some("popbox"));
+        assert_eq!(
+            extract(&y, "address").as_deref(),
+            Some("alice@alias.example")
+        );
+        assert_eq!(extract(&y, "domain").as_deref(), Some("example.org"));
+        assert_eq!(
+            extract(&y, "path").as_deref(),
+            Some("/var/mail/ex \"q\"/alice")
+        );
+        assert_eq!(extract(&y, "user").as_deref(), Some("vmail"));
+        assert_eq!(extract(&y, "targets").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn forwarder_shadows_popbox_and_catch_all_comes_last() {
+        let f = fixture();
+        let (code, y) = call(vmailsql_exim_resolve, &["info", "example.org", &f.config]);
+        assert_eq!(code, OK, "{y}");
+        assert_eq!(extract(&y, "rule").as_deref(), Some("forwarder"));
+        assert_eq!(
+            extract(&y, "targets").as_deref(),
+            Some("alice@example.org, bob@else.example")
+        );
+        assert_eq!(extract(&y, "path").as_deref(), Some(""));
+        let (code, y) = call(
+            vmailsql_exim_resolve,
+            &["../x%y", "catch.example", &f.config],
+        );
+        assert_eq!(code, OK, "{y}");
+        assert_eq!(extract(&y, "rule").as_deref(), Some("catch-all"));
+        assert_eq!(
+            extract(&y, "address").as_deref(),
+            Some("../x%y@catch.example")
+        );
+    }
+
+    #[test]
+    fn unknown_and_impossible_addresses_are_forced_failures() {
+        let f = fixture();
+        for args in [
+            ["nobody", "example.org"],
+            ["alice", "elsewhere.example"],
+            ["a\u{1}b", "example.org"],
+            [&"x".repeat(65), "example.org"],
+            ["alice", "bad..domain"],
+        ] {
+            let (code, y) = call(vmailsql_exim_resolve, &[args[0], args[1], &f.config]);
+            assert_eq!(code, FAIL_FORCED, "{args:?}: {y}");
+            assert!(y.starts_with("vmailsql: "), "{y}");
+        }
+    }
+
+    #[test]
+    fn domain_functions() {
+        let f = fixture();
+        assert_eq!(
+            call(vmailsql_exim_local_domain, &["ALIAS.example", &f.config]),
+            (OK, "example.org".to_string())
+        );
+        assert_eq!(
+            call(vmailsql_exim_match_domain, &["ALIAS.example", &f.config]),
+            (OK, "alias.example".to_string())
+        );
+        let (code, y) = call(vmailsql_exim_match_domain, &["remote.example", &f.config]);
+        assert_eq!(code, FAIL_FORCED, "{y}");
+        // Cached answers stay right.
+        let (code, _) = call(vmailsql_exim_match_domain, &["remote.example", &f.config]);
+        assert_eq!(code, FAIL_FORCED);
+        assert_eq!(
+            call(vmailsql_exim_local_domain, &["alias.example", &f.config]).0,
+            OK
+        );
+    }
+
+    #[test]
+    fn configuration_and_argument_errors_are_errors() {
+        let (code, y) = call(
+            vmailsql_exim_resolve,
+            &["a", "example.org", "/nonexistent/vmailsql.conf"],
+        );
+        assert_eq!(code, ERROR);
+        assert!(y.contains("/nonexistent/vmailsql.conf"), "{y}");
+        let (code, y) = call(vmailsql_exim_resolve, &["only-one"]);
+        assert_eq!(code, ERROR);
+        assert!(y.contains("takes"), "{y}");
+        let (code, _) = call(vmailsql_exim_local_domain, &["a", "b", "c"]);
+        assert_eq!(code, ERROR);
+    }
+
+    #[test]
+    fn database_down_is_a_temporary_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("down.conf");
+        let sock = dir.path().join("no-such.sock");
+        std::fs::write(
+            &config,
+            format!(
+                "database = mysql://u@localhost/db?socket={}\nconnect_timeout = 1\n",
+                sock.display()
+            ),
+        )
+        .unwrap();
+        let config = config.display().to_string();
+        let (code, y) = call(vmailsql_exim_resolve, &["alice", "example.org", &config]);
+        assert_eq!(code, FAIL, "{y}");
+        let (code, _) = call(vmailsql_exim_match_domain, &["example.org", &config]);
+        assert_eq!(code, FAIL);
+    }
+
+    #[test]
+    fn unsafe_stored_data_is_an_error() {
+        let f = fixture();
+        let v = Vmail::open_config(Some(std::path::Path::new(&f.config))).unwrap();
+        v.add_domain(&NewDomain::new("evil.example", "/var/mail/evil", "vmail"))
+            .unwrap();
+        v.add_popbox("evil.example", "eve", "pw", None).unwrap();
+        // A legacy tool wrote what the library would refuse.
+        let db = v.config().databases[0]
+            .strip_prefix("sqlite://")
+            .unwrap()
+            .to_string();
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .execute(
+                "UPDATE popbox SET mbox_name = '../../etc/passwd' WHERE local_part = 'eve'",
+                [],
+            )
+            .unwrap();
+        let (code, y) = call(vmailsql_exim_resolve, &["eve", "evil.example", &f.config]);
+        assert_eq!(code, ERROR, "{y}");
+        assert!(!y.contains("path=\""), "{y}");
+    }
+
+    #[test]
+    fn failure_messages_are_kept_and_shared() {
+        let a = stable_message("vmailsql: same");
+        let b = stable_message("vmailsql: same");
+        assert_eq!(a, b);
+        // SAFETY: stable_message returns a NUL-terminated string that lives forever.
+        assert_eq!(
+            unsafe { CStr::from_ptr(a.cast()) }.to_bytes(),
+            b"vmailsql: same"
+        );
+    }
+
+    #[test]
+    fn panics_become_errors() {
+        fn boom(_: &Args<'_>) -> Outcome {
+            panic!("kaboom")
+        }
+        let mut out: *mut c_uchar = std::ptr::null_mut();
+        // SAFETY: no arguments, a writable yield.
+        let code = unsafe { entry(&mut out, 0, std::ptr::null_mut(), boom) };
+        assert_eq!(code, ERROR);
+        // SAFETY: a kept NUL-terminated message.
+        let text = unsafe { CStr::from_ptr(out.cast()) }
+            .to_string_lossy()
+            .into_owned();
+        assert!(text.contains("kaboom"), "{text}");
+    }
+}

@@ -1,0 +1,476 @@
+//! The C ABI of libvmailsql (`include/vmailsql.h` is generated from this module by cbindgen).
+//!
+//! A thin layer over the public Rust API: nothing here knows SQL or password formats. The
+//! conventions every function follows (result codes, out-parameters, ownership, last error,
+//! panics, threads, `fork()`) are written once in `docs/c-api.md` and in the header's comments.
+//!
+//! Shared helpers (`ffi_panic_boundary!`, [`Failure`], the argument converters, the last-error
+//! slot) are `pub(crate)` so that the Exim entry points in `exim.rs` can reuse them.
+#![allow(non_camel_case_types)]
+
+use std::cell::RefCell;
+use std::ffi::{c_char, c_int, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+
+use crate::{ErrorKind, Vmail};
+
+mod admin;
+mod auth;
+mod exim;
+mod out;
+mod password;
+mod resolve;
+
+/// The outcome of every call that can fail.
+///
+/// The first codes map one to one onto the Rust `ErrorKind`; `VMAILSQL_PANIC` and
+/// `VMAILSQL_NULL_ARGUMENT` exist only in C. After any code but `VMAILSQL_OK`,
+/// `vmailsql_last_error()` describes what happened. New codes may be added in a minor release:
+/// treat an unknown code like `VMAILSQL_INTERNAL`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum vmailsql_result {
+    /// Success; out-parameters have been written.
+    VMAILSQL_OK = 0,
+    /// The domain, address, popbox or record does not exist.
+    VMAILSQL_NOT_FOUND = 1,
+    /// Wrong password, APOP digest or session token (unknown users look the same).
+    VMAILSQL_AUTH_FAILED = 2,
+    /// Malformed input (including a string that is not UTF-8), or stored data unsafe to use.
+    VMAILSQL_INVALID_INPUT = 3,
+    /// The change collides with an existing record.
+    VMAILSQL_CONFLICT = 4,
+    /// The change would exceed a limit such as the domain's `max_popbox`.
+    VMAILSQL_LIMIT_EXCEEDED = 5,
+    /// The database is down, slow or busy: try again later (defer, `-ERR [SYS/TEMP]`, exit 111).
+    /// Never reported as `VMAILSQL_NOT_FOUND`.
+    VMAILSQL_TEMPORARY = 6,
+    /// A bug or an unexpected database answer.
+    VMAILSQL_INTERNAL = 7,
+    /// A panic inside the library was caught at the API boundary; the handle stays usable.
+    VMAILSQL_PANIC = 8,
+    /// A required pointer argument was NULL.
+    VMAILSQL_NULL_ARGUMENT = 9,
+}
+
+use vmailsql_result::*;
+
+impl vmailsql_result {
+    /// The code for a Rust error kind (one to one).
+    pub(crate) fn of_kind(kind: ErrorKind) -> vmailsql_result {
+        match kind {
+            ErrorKind::NotFound => VMAILSQL_NOT_FOUND,
+            ErrorKind::AuthFailed => VMAILSQL_AUTH_FAILED,
+            ErrorKind::InvalidInput => VMAILSQL_INVALID_INPUT,
+            ErrorKind::Conflict => VMAILSQL_CONFLICT,
+            ErrorKind::LimitExceeded => VMAILSQL_LIMIT_EXCEEDED,
+            ErrorKind::Temporary => VMAILSQL_TEMPORARY,
+            ErrorKind::Internal => VMAILSQL_INTERNAL,
+            // ErrorKind is non-exhaustive: a kind added later is an internal error here until
+            // it gets its own code.
+            #[allow(unreachable_patterns)]
+            _ => VMAILSQL_INTERNAL,
+        }
+    }
+
+    /// The static, NUL-terminated description of a code.
+    fn text(self) -> &'static CStr {
+        match self {
+            VMAILSQL_OK => c"ok",
+            VMAILSQL_NOT_FOUND => c"not found",
+            VMAILSQL_AUTH_FAILED => c"authentication failed",
+            VMAILSQL_INVALID_INPUT => c"invalid input",
+            VMAILSQL_CONFLICT => c"conflict",
+            VMAILSQL_LIMIT_EXCEEDED => c"limit exceeded",
+            VMAILSQL_TEMPORARY => c"temporarily unavailable",
+            VMAILSQL_INTERNAL => c"internal error",
+            VMAILSQL_PANIC => c"panic in libvmailsql",
+            VMAILSQL_NULL_ARGUMENT => c"NULL argument",
+        }
+    }
+}
+
+/// A failed call: its code and the message for `vmailsql_last_error()`.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: vmailsql_result,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: vmailsql_result, message: impl Into<String>) -> Failure {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Failure {
+        Failure::new(vmailsql_result::of_kind(e.kind()), e.to_string())
+    }
+}
+
+/// What the body of an exported function returns.
+pub(crate) type FfiResult = Result<(), Failure>;
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
+}
+
+/// Forgets this thread's last error (done at the start of every call that returns a code).
+pub(crate) fn clear_last_error() {
+    // `try_with`: never panic, even while the thread is being torn down.
+    let _ = LAST_ERROR.try_with(|slot| slot.borrow_mut().take());
+}
+
+/// Records this thread's last error; interior NULs are replaced so the message survives.
+pub(crate) fn set_last_error(message: &str) {
+    let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    let _ = LAST_ERROR.try_with(|slot| *slot.borrow_mut() = Some(text));
+}
+
+/// The text of a panic payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic payload".to_string()
+    }
+}
+
+/// Runs the body of an exported function: clears the last error, catches panics, and turns the
+/// body's `Result` into a code (recording the message of a failure).
+pub(crate) fn boundary(body: impl FnOnce() -> FfiResult) -> vmailsql_result {
+    clear_last_error();
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => VMAILSQL_OK,
+        Ok(Err(failure)) => {
+            set_last_error(&failure.message);
+            failure.code
+        }
+        Err(payload) => {
+            set_last_error(&format!(
+                "panic in libvmailsql (a bug, please report it): {}",
+                panic_message(payload.as_ref())
+            ));
+            VMAILSQL_PANIC
+        }
+    }
+}
+
+/// Runs a function that returns no code (frees, accessors of static data): panics are caught
+/// and `fallback` returned; the last error is left alone.
+pub(crate) fn quiet_boundary<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
+/// The panic boundary inside every exported function that returns a [`vmailsql_result`]: the
+/// body is a block evaluating to [`FfiResult`]. Written as a macro inside the function body (as
+/// rustls-ffi does) so that cbindgen sees an ordinary function.
+macro_rules! ffi_panic_boundary {
+    ($($body:tt)*) => {
+        $crate::ffi::boundary(move || -> $crate::ffi::FfiResult { $($body)* })
+    };
+}
+pub(crate) use ffi_panic_boundary;
+
+/// A required input string: NULL gives `VMAILSQL_NULL_ARGUMENT`, bytes that are not UTF-8 give
+/// `VMAILSQL_INVALID_INPUT`.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives `'a`.
+pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a str, Failure> {
+    // SAFETY: forwarded to the caller.
+    unsafe { opt_str_arg(ptr, name) }?
+        .ok_or_else(|| Failure::new(VMAILSQL_NULL_ARGUMENT, format!("{name} is NULL")))
+}
+
+/// An optional input string: NULL gives `None`; otherwise as [`str_arg`].
+///
+/// # Safety
+/// As [`str_arg`].
+pub(crate) unsafe fn opt_str_arg<'a>(
+    ptr: *const c_char,
+    name: &str,
+) -> Result<Option<&'a str>, Failure> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+    std::str::from_utf8(bytes).map(Some).map_err(|e| {
+        Failure::new(
+            VMAILSQL_INVALID_INPUT,
+            format!(
+                "{name} is not valid UTF-8 (bad byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Checks that an out-parameter is usable before any work is done.
+pub(crate) fn out_arg<T>(ptr: *mut T, name: &str) -> Result<(), Failure> {
+    if ptr.is_null() {
+        Err(Failure::new(
+            VMAILSQL_NULL_ARGUMENT,
+            format!("{name} is NULL"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Writes an out-parameter that [`out_arg`] checked, or does nothing for an optional NULL one.
+///
+/// # Safety
+/// `ptr` is NULL or valid for a write of `T`.
+pub(crate) unsafe fn write_out<T>(ptr: *mut T, value: T) {
+    if !ptr.is_null() {
+        // SAFETY: non-NULL and writable by the caller's contract.
+        unsafe { ptr.write(value) };
+    }
+}
+
+/// A library-owned C string for an out-parameter (freed with `vmailsql_string_free`).
+pub(crate) fn owned_string(value: String) -> Result<*mut c_char, Failure> {
+    CString::new(value).map(CString::into_raw).map_err(|_| {
+        Failure::new(
+            VMAILSQL_INVALID_INPUT,
+            "a returned value contains a NUL byte",
+        )
+    })
+}
+
+/// An open vmailsql handle: configuration plus one lazily opened database connection.
+///
+/// Ownership: created by `vmailsql_open()` or `vmailsql_open_url()`, freed by
+/// `vmailsql_free()`.
+///
+/// Threads: a handle may be used from several threads at once; calls on one handle are
+/// serialised on its single connection. `vmailsql_free()` must not race with other calls on
+/// the same handle.
+///
+/// fork(): a handle survives `fork()`. The child's first call opens a new connection and never
+/// touches (reads, writes or closes) the parent's, so parent and children may keep using their
+/// copies. Do not fork while another thread of the process is inside a call on the handle.
+pub struct vmailsql {
+    vmail: Vmail,
+}
+
+/// The handle behind a pointer argument.
+///
+/// # Safety
+/// `ptr` is NULL or a live handle from `vmailsql_open*`.
+pub(crate) unsafe fn handle_arg<'a>(ptr: *const vmailsql) -> Result<&'a Vmail, Failure> {
+    // SAFETY: a live handle by the caller's contract.
+    unsafe { ptr.as_ref() }
+        .map(|h| &h.vmail)
+        .ok_or_else(|| Failure::new(VMAILSQL_NULL_ARGUMENT, "handle is NULL"))
+}
+
+/// Opens a handle from a configuration file.
+///
+/// `config_path` NULL means `$VMAILSQL_CONFIG`, else `/etc/vmailsql.conf`. Does not connect to
+/// the database yet (the first call that needs it does), so a database that is down is reported
+/// later as `VMAILSQL_TEMPORARY`. Returns `VMAILSQL_NOT_FOUND` when the file does not exist and
+/// `VMAILSQL_INVALID_INPUT` for a syntax error or a file holding a password that others may
+/// read. On success `*out` receives a handle to free with `vmailsql_free()`; otherwise `*out` is
+/// left untouched.
+///
+/// # Safety
+/// `config_path` is NULL or a NUL-terminated string; `out` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_open(
+    config_path: *const c_char,
+    out: *mut *mut vmailsql,
+) -> vmailsql_result {
+    ffi_panic_boundary! {
+        out_arg(out, "out")?;
+        // SAFETY: per this function's contract.
+        let path = unsafe { opt_str_arg(config_path, "config_path") }?;
+        let vmail = Vmail::open_config(path.map(Path::new))?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(Box::new(vmailsql { vmail }))) };
+        Ok(())
+    }
+}
+
+/// Opens a handle on one database URL with default settings: `mysql://user:pass@host/db`,
+/// `mysql://user@localhost/db?socket=/path`, `sqlite:///abs/path.db` or `sqlite::memory:`.
+///
+/// Does not connect yet. Returns `VMAILSQL_INVALID_INPUT` for an unsupported URL. On success
+/// `*out` receives a handle to free with `vmailsql_free()`; otherwise `*out` is left untouched.
+///
+/// # Safety
+/// `url` is a NUL-terminated string; `out` is valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_open_url(
+    url: *const c_char,
+    out: *mut *mut vmailsql,
+) -> vmailsql_result {
+    ffi_panic_boundary! {
+        out_arg(out, "out")?;
+        // SAFETY: per this function's contract.
+        let url = unsafe { str_arg(url, "url") }?;
+        let vmail = Vmail::open_url(url)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(out, Box::into_raw(Box::new(vmailsql { vmail }))) };
+        Ok(())
+    }
+}
+
+/// Closes a handle and its database connection. `vmailsql_free(NULL)` does nothing.
+///
+/// In a forked child, freeing an inherited handle never closes the parent's connection.
+///
+/// # Safety
+/// `handle` is NULL or a handle from `vmailsql_open*` not yet freed, and no other thread is
+/// using it.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_free(handle: *mut vmailsql) {
+    quiet_boundary((), || {
+        if !handle.is_null() {
+            // SAFETY: a handle from Box::into_raw, freed once, by the caller's contract.
+            drop(unsafe { Box::from_raw(handle) });
+        }
+    })
+}
+
+/// Frees a string returned by the library (a password hash, a cleartext, a token, a domain
+/// name). Its bytes are overwritten before the memory is released. `vmailsql_string_free(NULL)`
+/// does nothing. Never pass a string from `vmailsql_version()`, `vmailsql_result_str()`,
+/// `vmailsql_last_error()` or a field of a returned struct.
+///
+/// # Safety
+/// `s` is NULL or a string returned through a `char **` out-parameter of this library, not yet
+/// freed.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_string_free(s: *mut c_char) {
+    quiet_boundary((), || {
+        if s.is_null() {
+            return;
+        }
+        // SAFETY: from CString::into_raw in this library, by the caller's contract.
+        let owned = unsafe { CString::from_raw(s) };
+        let mut bytes = owned.into_bytes_with_nul();
+        for b in bytes.iter_mut() {
+            // SAFETY: a valid, exclusive byte; volatile so the wipe is not optimised away.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    })
+}
+
+/// The message of the last failed call on this thread, or "" when the last call succeeded.
+///
+/// Every function that returns a `vmailsql_result` clears the message when it starts. The
+/// pointer stays valid until the next such call on the same thread; never free it. Messages
+/// never contain passwords.
+///
+/// Threads: the message is per thread. fork(): the child starts with the forking thread's
+/// message.
+#[no_mangle]
+pub extern "C" fn vmailsql_last_error() -> *const c_char {
+    quiet_boundary(c"".as_ptr(), || {
+        LAST_ERROR
+            .try_with(|slot| slot.borrow().as_ref().map(|s| s.as_ptr()))
+            .ok()
+            .flatten()
+            .unwrap_or(c"".as_ptr())
+    })
+}
+
+/// A static description of a result code ("not found", "temporarily unavailable", ...);
+/// "unknown result code" for a value that is not one. Never free it.
+#[no_mangle]
+pub extern "C" fn vmailsql_result_str(code: c_int) -> *const c_char {
+    const ALL: [vmailsql_result; 10] = [
+        VMAILSQL_OK,
+        VMAILSQL_NOT_FOUND,
+        VMAILSQL_AUTH_FAILED,
+        VMAILSQL_INVALID_INPUT,
+        VMAILSQL_CONFLICT,
+        VMAILSQL_LIMIT_EXCEEDED,
+        VMAILSQL_TEMPORARY,
+        VMAILSQL_INTERNAL,
+        VMAILSQL_PANIC,
+        VMAILSQL_NULL_ARGUMENT,
+    ];
+    ALL.iter()
+        .find(|r| **r as c_int == code)
+        .map_or(c"unknown result code", |r| r.text())
+        .as_ptr()
+}
+
+/// The library's version, e.g. "0.1.0" (the same as `VMAILSQL_VERSION` in the header the
+/// program was compiled with, unless a newer compatible library is installed). Never free it.
+#[no_mangle]
+pub extern "C" fn vmailsql_version() -> *const c_char {
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => panic!("version contains a NUL byte"),
+        };
+    VERSION.as_ptr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_kind_has_its_own_code() {
+        let kinds = [
+            ErrorKind::NotFound,
+            ErrorKind::AuthFailed,
+            ErrorKind::InvalidInput,
+            ErrorKind::Conflict,
+            ErrorKind::LimitExceeded,
+            ErrorKind::Temporary,
+            ErrorKind::Internal,
+        ];
+        let codes: std::collections::HashSet<_> = kinds
+            .iter()
+            .map(|k| vmailsql_result::of_kind(*k) as i32)
+            .collect();
+        assert_eq!(codes.len(), kinds.len());
+        assert!(!codes.contains(&(VMAILSQL_OK as i32)));
+        for kind in kinds {
+            // The C text of a kind's code is the Rust name of the kind.
+            let text = vmailsql_result::of_kind(kind).text().to_str().unwrap();
+            assert_eq!(text, kind.as_str());
+        }
+    }
+
+    #[test]
+    fn boundary_catches_panics_and_records_messages() {
+        let code = boundary(|| panic!("boom"));
+        assert_eq!(code, VMAILSQL_PANIC);
+        // SAFETY: a pointer from vmailsql_last_error, read before the next call.
+        let message = unsafe { CStr::from_ptr(vmailsql_last_error()) };
+        assert!(message.to_str().unwrap().contains("boom"));
+        assert_eq!(boundary(|| Ok(())), VMAILSQL_OK);
+        // SAFETY: as above.
+        assert_eq!(
+            unsafe { CStr::from_ptr(vmailsql_last_error()) }.to_bytes(),
+            b""
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_invalid_input() {
+        let bad = c"caf\xe9";
+        // SAFETY: a valid C string.
+        let err = unsafe { str_arg(bad.as_ptr(), "login") }.unwrap_err();
+        assert_eq!(err.code, VMAILSQL_INVALID_INPUT);
+        assert!(err.message.contains("login"));
+        // SAFETY: NULL is allowed.
+        let err = unsafe { str_arg(std::ptr::null(), "login") }.unwrap_err();
+        assert_eq!(err.code, VMAILSQL_NULL_ARGUMENT);
+    }
+}

@@ -1,0 +1,166 @@
+//! Password hashing and verification, with or without a handle.
+
+use std::ffi::{c_char, CStr, CString};
+use std::sync::Mutex;
+
+use super::{
+    ffi_panic_boundary, handle_arg, opt_str_arg, out_arg, owned_string, str_arg, vmailsql,
+    vmailsql_result, write_out, Failure,
+};
+use crate::password::{self, Scheme};
+
+/// Hashes a password with the handle's policy scheme (`password_scheme` in the configuration),
+/// as the administration calls do. Returns `VMAILSQL_INVALID_INPUT` for an empty password, one
+/// longer than 511 bytes or one that is not UTF-8. On success `*hash` receives the stored form
+/// with its `{scheme}` prefix, to free with `vmailsql_string_free()`.
+///
+/// # Safety
+/// `handle` is a live handle; `password` a NUL-terminated string; `hash` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_hash_password(
+    handle: *const vmailsql,
+    password: *const c_char,
+    hash: *mut *mut c_char,
+) -> vmailsql_result {
+    ffi_panic_boundary! {
+        out_arg(hash, "hash")?;
+        // SAFETY: per this function's contract.
+        let (vmail, password) = unsafe { (handle_arg(handle)?, str_arg(password, "password")?) };
+        let made = owned_string(vmail.hash_password(password)?)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(hash, made) };
+        Ok(())
+    }
+}
+
+/// Hashes a password with a named scheme, without a handle: "crypt" ({crypt}$6$, the default
+/// when `scheme` is NULL), "SHA512-CRYPT", "SHA256-CRYPT", "BLF-CRYPT", "ARGON2ID", "YESCRYPT",
+/// "CRYPT_MD5", "MD5" or "PLAINTEXT" (case-insensitive). Returns `VMAILSQL_INVALID_INPUT` for an
+/// unknown scheme or an unusable password. On success `*hash` receives the stored form, to free
+/// with `vmailsql_string_free()`.
+///
+/// Threads and fork(): needs no handle; safe anywhere.
+///
+/// # Safety
+/// `scheme` is NULL or a NUL-terminated string; `password` a NUL-terminated string; `hash`
+/// valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_password_hash(
+    scheme: *const c_char,
+    password: *const c_char,
+    hash: *mut *mut c_char,
+) -> vmailsql_result {
+    ffi_panic_boundary! {
+        out_arg(hash, "hash")?;
+        // SAFETY: per this function's contract.
+        let (scheme, password) =
+            unsafe { (opt_str_arg(scheme, "scheme")?, str_arg(password, "password")?) };
+        let scheme = scheme.map_or(Ok(Scheme::default()), Scheme::parse)?;
+        let made = owned_string(password::hash(scheme, password)?)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { write_out(hash, made) };
+        Ok(())
+    }
+}
+
+/// Verifies a password against a stored value (`{scheme}hash` or a bare hash, every scheme
+/// tpop3d and Dovecot accept). Returns `VMAILSQL_OK` when it matches and
+/// `VMAILSQL_AUTH_FAILED` when it does not, including for an empty, unknown or malformed stored
+/// value. The comparison is constant-time.
+///
+/// # Safety
+/// `stored` and `password` are NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_password_verify(
+    stored: *const c_char,
+    password: *const c_char,
+) -> vmailsql_result {
+    ffi_panic_boundary! {
+        // SAFETY: per this function's contract.
+        let (stored, password) =
+            unsafe { (str_arg(stored, "stored")?, str_arg(password, "password")?) };
+        if password::verify(stored, password) {
+            Ok(())
+        } else {
+            Err(Failure::new(vmailsql_result::VMAILSQL_AUTH_FAILED, "password does not match"))
+        }
+    }
+}
+
+/// Verifies an APOP digest (RFC 1939) against a stored value: only `{plaintext}` values can
+/// match. Returns `VMAILSQL_OK` or `VMAILSQL_AUTH_FAILED`.
+///
+/// # Safety
+/// `stored`, `timestamp` and `digest` are NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_password_verify_apop(
+    stored: *const c_char,
+    timestamp: *const c_char,
+    digest: *const c_char,
+) -> vmailsql_result {
+    ffi_panic_boundary! {
+        // SAFETY: per this function's contract.
+        let (stored, timestamp, digest) = unsafe {
+            (
+                str_arg(stored, "stored")?,
+                str_arg(timestamp, "timestamp")?,
+                str_arg(digest, "digest")?,
+            )
+        };
+        if password::verify_apop(stored, timestamp, digest) {
+            Ok(())
+        } else {
+            Err(Failure::new(vmailsql_result::VMAILSQL_AUTH_FAILED, "APOP digest does not match"))
+        }
+    }
+}
+
+/// The static C copy of a scheme's display name (the set of names is small and fixed).
+fn static_name(name: &'static str) -> &'static CStr {
+    static NAMES: Mutex<Vec<(&'static str, &'static CStr)>> = Mutex::new(Vec::new());
+    let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, c)) = names.iter().find(|(n, _)| *n == name) {
+        return c;
+    }
+    let c: &'static CStr = Box::leak(
+        CString::new(name)
+            .unwrap_or_else(|_| CString::from(c"unknown"))
+            .into_boxed_c_str(),
+    );
+    names.push((name, c));
+    c
+}
+
+/// Identifies a stored password value. Returns `VMAILSQL_INVALID_INPUT` when it is not
+/// recognised (it would never verify). On success each non-NULL out-parameter is written:
+/// `*name` a static display name such as "MD5 (hex)" or "SHA-512-crypt" (never free it),
+/// `*weak` whether a password policy should replace it (unsalted digests, DES, MD5-crypt, old
+/// MySQL, SHA1, plaintext), `*plaintext` whether it is a cleartext (the only kind APOP can use).
+///
+/// # Safety
+/// `stored` is a NUL-terminated string; each out-parameter NULL or valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_password_identify(
+    stored: *const c_char,
+    name: *mut *const c_char,
+    weak: *mut bool,
+    plaintext: *mut bool,
+) -> vmailsql_result {
+    ffi_panic_boundary! {
+        // SAFETY: per this function's contract.
+        let stored = unsafe { str_arg(stored, "stored")? };
+        let found = password::identify(stored).ok_or_else(|| {
+            Failure::new(
+                vmailsql_result::VMAILSQL_INVALID_INPUT,
+                "not a password hash this library recognises",
+            )
+        })?;
+        // SAFETY: each is NULL (skipped) or writable by contract.
+        unsafe {
+            write_out(name, static_name(found.name).as_ptr());
+            write_out(weak, found.weak);
+            write_out(plaintext, found.plaintext);
+        }
+        Ok(())
+    }
+}
