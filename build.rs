@@ -42,7 +42,9 @@ fn main() {
 /// The header text: cbindgen over `src/ffi/` with the version macros from Cargo's version.
 fn generate(crate_dir: &Path) -> Result<String, String> {
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml"))?;
-    config.after_includes = Some(version_macros());
+    // cbindgen.toml's own `after_includes` (hand-written macros) follows the version macros.
+    let extra = config.after_includes.take().unwrap_or_default();
+    config.after_includes = Some(version_macros() + &extra + "\n");
     let bindings = cbindgen::Builder::new()
         .with_config(config)
         .with_src(crate_dir.join("src").join("ffi").join("mod.rs"))

@@ -193,10 +193,11 @@ static int failure_status(vmailsql_result code, int reject) {
     case VMAILSQL_AUTH_FAILED:
         return reject;
     case VMAILSQL_INVALID_INPUT:
-        /* A login that is not UTF-8, or a popbox whose stored path or owner is unsafe: the
-         * user cannot log in, and the log says why. */
+        /* A login that is not UTF-8: this user cannot log in, and the log says why. */
         return reject;
     default:
+        /* Database trouble, and also a popbox whose stored path or owner is unsafe
+         * (VMAILSQL_INTERNAL): the site must fix it; the user is told to try later. */
         return EXIT_TEMPFAIL;
     }
 }

@@ -25,17 +25,11 @@
 #define VMAILSQL_VERSION_NUMBER 0x000100
 /* The SONAME programs linked against this header load. */
 #define VMAILSQL_SONAME "libvmailsql.so.0"
+/** `max_popbox` value meaning "no limit" (input and output). */
+#define VMAILSQL_UNLIMITED (-1)
+/** `max_popbox` value for vmailsql_change_domain() meaning "leave the limit as it is". */
+#define VMAILSQL_KEEP (-2)
 
-
-/**
- * `max_popbox` value meaning "no limit" (input and output).
- */
-#define VMAILSQL_UNLIMITED -1
-
-/**
- * `max_popbox` value for `vmailsql_change_domain()` meaning "leave the limit as it is".
- */
-#define VMAILSQL_KEEP -2
 
 /**
  * The outcome of every call that can fail.

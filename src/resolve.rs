@@ -76,9 +76,9 @@ impl Vmail {
     ///
     /// # Errors
     /// `NotFound` for a domain that is not local or a local part nothing answers for;
-    /// `InvalidInput` for a malformed address or stored data that would give an unsafe mailbox
-    /// (a path escaping `domain.path`, no or a root `unix_user`); `Temporary` when the database
-    /// is unreachable.
+    /// `InvalidInput` for a malformed address; `Internal` for stored data that would give an
+    /// unsafe mailbox (a path escaping `domain.path`, no or a root `unix_user`); `Temporary`
+    /// when the database is unreachable.
     pub fn resolve(&self, address: &str) -> Result<Resolution> {
         let (local_part, domain) = address::split_address(address)?;
         self.resolve_parts(&local_part, &domain)
@@ -109,6 +109,12 @@ impl Vmail {
     }
 }
 
+/// Bad values in the database are the site's fault, not the caller's: `Internal`, so that Exim
+/// and the POP3 server defer (nothing is delivered or opened) and the message names the row.
+pub(crate) fn unsafe_stored(e: Error) -> Error {
+    Error::internal(format!("unsafe data in the database: {e}"))
+}
+
 fn decide(route: RouteRow, local_part: String) -> Result<Resolution> {
     let forward = |remote: &str, rule| Resolution::Forward {
         domain: route.domain.clone(),
@@ -121,8 +127,8 @@ fn decide(route: RouteRow, local_part: String) -> Result<Resolution> {
     }
     if let Some(mbox_name) = &route.mbox_name {
         let mbox = (!mbox_name.is_empty()).then_some(mbox_name.as_str());
-        address::check_unix_user(route.unix_user.as_deref())?;
-        let path = mbox_path(route.path.as_deref(), mbox)?;
+        address::check_unix_user(route.unix_user.as_deref()).map_err(unsafe_stored)?;
+        let path = mbox_path(route.path.as_deref(), mbox).map_err(unsafe_stored)?;
         return Ok(Resolution::Mailbox(Mailbox {
             domain: route.domain.clone(),
             local_part,

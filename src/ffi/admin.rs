@@ -10,9 +10,13 @@ use super::{
 };
 use crate::{Domain, DomainAlias, DomainChange, Forwarder, NewDomain, Popbox, SchemaKind};
 
+// These two reach the header through cbindgen.toml's `after_includes`, parenthesised
+// (`x -VMAILSQL_UNLIMITED` must not expand to `x --1`); cbindgen drops the parentheses.
 /// `max_popbox` value meaning "no limit" (input and output).
+/// cbindgen:ignore
 pub const VMAILSQL_UNLIMITED: i64 = -1;
 /// `max_popbox` value for `vmailsql_change_domain()` meaning "leave the limit as it is".
+/// cbindgen:ignore
 pub const VMAILSQL_KEEP: i64 = -2;
 
 /// A row of `domain`.
