@@ -8,15 +8,15 @@
 //! |---|---|---|
 //! | `vmailsql_exim_resolve` | `{local_part}{domain}[{config}]` | `rule="popbox" address="…" local_part="…" domain="…" path="…" domain_path="…" user="…" targets="…"` |
 //! | `vmailsql_exim_local_domain` | `{domain}[{config}]` | the real domain (an alias's target) |
-//! | `vmailsql_exim_match_domain` | `{domain}[{config}]` | the domain itself, lower-case: an item for a `domainlist` |
+//! | `vmailsql_exim_match_domain` | `{domain}[{config}]` | the domain itself (ASCII lower-case, as in `$domain`): an item for a `domainlist` |
 //!
 //! The resolution is the seed's three routers in one database round trip. Every value is in
 //! double quotes (`\"` and `\\` escaped) so `${extract{path}{$address_data}}` reads it back
 //! exactly; keys that do not apply are present and empty. `rule` is `forwarder`, `popbox` or
-//! `catch-all`; `address` is the looked-up `local_part@domain` (lower-case, the domain as asked,
-//! so an alias stays the alias): routers compare it with `$local_part@$domain` so that an
-//! `$address_data` inherited from a parent address is never mistaken for this address's own;
-//! `targets` is the forwarder's address list, `a@b, c@d`.
+//! `catch-all`; `address` is the looked-up `local_part@domain` (lower-cased as Exim does, the
+//! domain as asked, so an alias stays the alias): routers compare it with `$local_part@$domain`
+//! so that an `$address_data` inherited from a parent address is never mistaken for this
+//! address's own; `targets` is the forwarder's address list, `a@b, c@d`.
 //!
 //! Return codes:
 //! - `OK`: found. The yield is in library memory, so Exim treats it as untainted: every
@@ -36,9 +36,10 @@
 //! On a failure the yield is a message that stays valid for the life of the process (Exim keeps
 //! the pointer); on `OK` it points to a per-thread buffer that Exim copies at once.
 //!
-//! **Where the configuration comes from**: the optional last argument (an absolute path), else
-//! `$VMAILSQL_CONFIG`, else `/etc/vmailsql.conf`. Exim clears its environment at start-up (see
-//! its `keep_environment` option), so pass the path as an argument. The file is read and the
+//! **Where the configuration comes from**: the optional last argument (an absolute path; an
+//! empty argument counts as absent), else `$VMAILSQL_CONFIG`, else `/etc/vmailsql.conf`. Exim
+//! clears its environment at start-up (see its `keep_environment` option), so pass the path as
+//! an argument. The file is read and the
 //! handle made once per process and path; the database connection is opened on first use and
 //! reopened in a forked child. A file holding a database password must be readable by the Exim
 //! user and by nobody else (`root:Debian-exim 0640` on Debian).
@@ -72,7 +73,7 @@ const ERROR: c_int = 3;
 const FAIL_FORCED: c_int = 4;
 
 /// How long a local-domain answer is reused within one process.
-pub const DOMAIN_CACHE_TTL: Duration = Duration::from_secs(60);
+const DOMAIN_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Most domains remembered per handle (the cache is emptied when full).
 const DOMAIN_CACHE_MAX: usize = 1024;
 /// Bytes of failure messages kept for Exim before falling back to one fixed message.
@@ -203,9 +204,12 @@ fn config_arg<'a>(args: &Args<'a>, i: usize) -> Result<Option<&'a str>, Outcome>
     }
 }
 
-fn checked_domain(raw: &str) -> Result<String, Outcome> {
-    normalize_domain(raw)
-        .map_err(|e| Outcome::Declined(format!("vmailsql: not a valid domain: {e}")))
+/// The normalised domain for lookups, and the checked input lower-cased the way Exim does it
+/// (ASCII only), to be compared with or matched against `$domain`.
+fn checked_domain(raw: &str) -> Result<(String, String), Outcome> {
+    let domain = normalize_domain(raw)
+        .map_err(|e| Outcome::Declined(format!("vmailsql: not a valid domain: {e}")))?;
+    Ok((domain, raw.to_ascii_lowercase()))
 }
 
 fn resolve(args: &Args<'_>) -> Outcome {
@@ -219,17 +223,18 @@ fn resolve(args: &Args<'_>) -> Outcome {
         let local_part = text(args, 0, "local part")?;
         let domain = text(args, 1, "domain")?;
         let config = config_arg(args, 2)?;
-        // Inputs are checked before anything else, so that an `InvalidInput` from the library
-        // below can only mean unsafe stored data.
+        // Inputs are checked first: an address that cannot exist is declined here, and every
+        // error from the library below other than NotFound and Temporary (unsafe stored data,
+        // an internal error) is one for the administrator.
         let local_part = normalize_lookup_local_part(local_part)
             .map_err(|e| Outcome::Declined(format!("vmailsql: not a valid local part: {e}")))?;
-        let domain = checked_domain(domain)?;
+        let (domain, as_exim_has_it) = checked_domain(domain)?;
         let handle = handle(config)?;
         let resolution = handle
             .vmail
             .resolve_parts(&local_part, &domain)
             .map_err(|e| Outcome::from_error(&format!("{local_part}@{domain}"), &e))?;
-        format_resolution(&format!("{local_part}@{domain}"), &resolution)
+        format_resolution(&format!("{local_part}@{as_exim_has_it}"), &resolution)
     };
     run().map_or_else(|o| o, Outcome::Value)
 }
@@ -237,10 +242,10 @@ fn resolve(args: &Args<'_>) -> Outcome {
 fn domain_lookup(args: &Args<'_>, name: &str, real: bool) -> Outcome {
     let run = || -> Result<String, Outcome> {
         check_argc(args, name, 1, "{domain}[{config}]")?;
-        let domain = checked_domain(text(args, 0, "domain")?)?;
+        let (domain, as_exim_has_it) = checked_domain(text(args, 0, "domain")?)?;
         let handle = handle(config_arg(args, 1)?)?;
         match handle.local_domain(&domain) {
-            Ok(Some(target)) => Ok(if real { target } else { domain }),
+            Ok(Some(target)) => Ok(if real { target } else { as_exim_has_it }),
             Ok(None) => Err(Outcome::Declined(format!(
                 "vmailsql: {domain} is not a local domain"
             ))),
@@ -312,22 +317,33 @@ thread_local! {
     static INSIDE: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Failure messages, kept for the life of the process because Exim keeps the pointer.
-static MESSAGES: Mutex<(Vec<&'static CStr>, usize)> = Mutex::new((Vec::new(), 0));
+/// Failure messages, kept for the life of the process because Exim keeps the pointer: each
+/// distinct text once, up to [`MESSAGE_BUDGET`] bytes in all.
+struct Messages {
+    kept: Option<HashMap<String, &'static CStr>>,
+    bytes: usize,
+}
+
+static MESSAGES: Mutex<Messages> = Mutex::new(Messages {
+    kept: None,
+    bytes: 0,
+});
 const FALLBACK_MESSAGE: &CStr = c"vmailsql: failed (too many distinct error messages to keep)";
 
 fn stable_message(message: &str) -> *mut c_uchar {
-    let mut kept = lock(&MESSAGES);
-    if let Some(m) = kept.0.iter().find(|m| m.to_bytes() == message.as_bytes()) {
+    let mut messages = lock(&MESSAGES);
+    let Messages { kept, bytes } = &mut *messages;
+    let kept = kept.get_or_insert_with(HashMap::new);
+    if let Some(m) = kept.get(message) {
         return m.as_ptr().cast_mut().cast();
     }
-    if kept.1 + message.len() > MESSAGE_BUDGET {
+    if *bytes + message.len() > MESSAGE_BUDGET {
         return FALLBACK_MESSAGE.as_ptr().cast_mut().cast();
     }
     let c = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
     let leaked: &'static CStr = Box::leak(c.into_boxed_c_str());
-    kept.1 += message.len();
-    kept.0.push(leaked);
+    *bytes += message.len();
+    kept.insert(message.to_string(), leaked);
     leaked.as_ptr().cast_mut().cast()
 }
 
@@ -634,6 +650,16 @@ mod tests {
             call(vmailsql_exim_local_domain, &["alias.example", &f.config]).0,
             OK
         );
+        // Exim lower-cases only ASCII; the yield matches `$domain` as Exim has it.
+        let v = Vmail::open_config(Some(std::path::Path::new(&f.config))).unwrap();
+        v.add_domain(&NewDomain::new("äb.example", "/var/mail/ab", "vmail"))
+            .unwrap();
+        assert_eq!(
+            call(vmailsql_exim_match_domain, &["ÄB.Example", &f.config]),
+            (OK, "Äb.example".to_string())
+        );
+        let (code, y) = call(vmailsql_exim_resolve, &["X", "ÄB.Example", &f.config]);
+        assert_eq!(code, FAIL_FORCED, "{y}");
     }
 
     #[test]
