@@ -39,14 +39,16 @@ pub fn normalize_domain(domain: &str) -> Result<String> {
 }
 
 /// Lower-cases (ASCII only, as MySQL's collation did for the legacy site) and checks a local part
-/// that is about to be looked up. Lookups accept any printable local part of legal length.
+/// that is about to be looked up. Lookups accept any printable local part that fits the column
+/// (up to 255 octets, not RFC 5321's 64): the seed handed longer ones to the catch-all, and so
+/// does vmailsql.
 ///
 /// # Errors
 /// `InvalidInput` for an empty or over-long local part, or one with control characters.
 pub fn normalize_lookup_local_part(local_part: &str) -> Result<String> {
-    if local_part.is_empty() || local_part.len() > MAX_LOCAL_PART {
+    if local_part.is_empty() || local_part.len() > MAX_COLUMN {
         return Err(Error::invalid(format!(
-            "local part must be 1 to {MAX_LOCAL_PART} octets"
+            "local part must be 1 to {MAX_COLUMN} octets"
         )));
     }
     if local_part.chars().any(char::is_control) {
@@ -61,6 +63,11 @@ pub fn normalize_lookup_local_part(local_part: &str) -> Result<String> {
 /// `InvalidInput` when it is not a dot-atom of legal length.
 pub fn normalize_local_part(local_part: &str) -> Result<String> {
     let lp = normalize_lookup_local_part(local_part)?;
+    if lp.len() > MAX_LOCAL_PART {
+        return Err(Error::invalid(format!(
+            "local part must be 1 to {MAX_LOCAL_PART} octets"
+        )));
+    }
     let atom_ok = |atom: &str| !atom.is_empty() && atom.chars().all(is_atext);
     if !lp.split('.').all(atom_ok) {
         return Err(Error::invalid(format!(
@@ -299,7 +306,9 @@ mod tests {
         assert_eq!((l.as_str(), d.as_str()), ("fred", "example.com"));
         assert!(split_address("nobody").is_err());
         assert!(split_address("a\u{1}b@example.com").is_err());
-        assert!(split_address(&format!("{}@example.com", "a".repeat(65))).is_err());
+        assert!(split_address(&format!("{}@example.com", "a".repeat(65))).is_ok());
+        assert!(split_address(&format!("{}@example.com", "a".repeat(256))).is_err());
+        assert!(normalize_local_part(&"a".repeat(65)).is_err());
     }
 
     #[test]

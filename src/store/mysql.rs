@@ -70,11 +70,14 @@ fn params(values: &[Value]) -> Params {
     }
 }
 
-/// The server's or driver's message, without anything from the URL.
+/// The server's or driver's message, without anything from the URL and without the driver's
+/// `DriverError { … }` wrapping.
 fn describe(e: &mysql::Error) -> String {
     match e {
         mysql::Error::MySqlError(m) => format!("{} (error {})", m.message, m.code),
         mysql::Error::IoError(io) => io.to_string(),
+        mysql::Error::DriverError(d) => d.to_string(),
+        mysql::Error::CodecError(c) => c.to_string(),
         other => other.to_string(),
     }
 }
