@@ -53,7 +53,9 @@ fn time_per_op(rounds: usize, mut op: impl FnMut(usize)) -> Duration {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let url = args.next().expect("usage: bench_resolve MYSQL_URL POPBOXES ROUNDS");
+    let url = args
+        .next()
+        .expect("usage: bench_resolve MYSQL_URL POPBOXES ROUNDS");
     let popboxes: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(500);
     let domains = (popboxes / 10).max(1);
@@ -99,7 +101,11 @@ fn main() {
     let md5 = time_per_op(200, |_| {
         password::verify("{md5}5ebe2294ecd0e0f08eab7690d2a6ee69", "secret");
     });
-    for scheme in [password::Scheme::Crypt, password::Scheme::BlfCrypt, password::Scheme::Argon2id] {
+    for scheme in [
+        password::Scheme::Crypt,
+        password::Scheme::BlfCrypt,
+        password::Scheme::Argon2id,
+    ] {
         let stored = password::hash(scheme, "secret").unwrap();
         let t = time_per_op(5, |_| {
             password::verify(&stored, "secret");

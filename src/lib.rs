@@ -38,11 +38,11 @@ mod error;
 // The C ABI: the only module allowed `unsafe`, and it uses only the public API above.
 #[allow(unsafe_code)]
 mod ffi;
-pub mod maintenance;
 mod maintain;
 pub mod password;
 mod records;
 mod resolve;
+mod schema;
 mod session;
 mod store;
 mod vmail;
@@ -51,7 +51,7 @@ pub use admin::{Domain, DomainAlias, DomainChange, Forwarder, NewDomain, Popbox,
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
 pub use maintain::{Collision, CollisionRule, MigrationReport};
-pub use records::{ImportReport, Record};
+pub use records::{ImportProblem, ImportReport, Record};
 pub use resolve::{Mailbox, Resolution, Rule};
 pub use store::{SchemaKind, StoreKind};
 pub use vmail::Vmail;

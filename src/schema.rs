@@ -1,10 +1,8 @@
-//! Whole-site maintenance for `vmailctl`: completing a schema that lacks some tables.
+//! Completing a schema that lacks some tables (a seed site often has no `web_session`).
 
 use crate::error::Result;
 use crate::store::{self, SchemaKind};
 use crate::vmail::Vmail;
-
-pub use crate::records::ImportProblem;
 
 impl Vmail {
     /// Creates the tables of schema `kind` that the database lacks (a seed site often has no
