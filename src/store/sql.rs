@@ -249,6 +249,36 @@ pub(crate) fn delete_domain(db: &mut dyn Backend, name: &str) -> Result<bool> {
     Ok(db.execute("DELETE FROM domain WHERE domain_name = ?", &[name.into()])? == 1)
 }
 
+/// The first row of `select` + `WHERE domain_name = ? AND local_part = ?`, mapped.
+fn one_by_address<T>(
+    db: &mut dyn Backend,
+    select: &str,
+    domain: &str,
+    local_part: &str,
+    map: fn(Row) -> T,
+) -> Result<Option<T>> {
+    let sql = format!("{select} WHERE domain_name = ? AND local_part = ?");
+    let rows = db.query(&sql, &[domain.into(), local_part.into()])?;
+    Ok(rows.into_iter().next().map(map))
+}
+
+/// All rows of `select` for one domain (by local part) or for all (by domain, local part).
+fn all_of_domain<T>(
+    db: &mut dyn Backend,
+    select: &str,
+    domain: Option<&str>,
+    map: fn(Row) -> T,
+) -> Result<Vec<T>> {
+    let rows = match domain {
+        Some(d) => db.query(
+            &format!("{select} WHERE domain_name = ? ORDER BY local_part"),
+            &[d.into()],
+        )?,
+        None => db.query(&format!("{select} ORDER BY domain_name, local_part"), &[])?,
+    };
+    Ok(rows.into_iter().map(map).collect())
+}
+
 // ---- popboxes ----
 
 const POPBOX_COLUMNS: &str = "SELECT domain_name, local_part, password_hash, mbox_name FROM popbox";
@@ -269,26 +299,11 @@ pub(crate) fn popbox(
     domain: &str,
     local_part: &str,
 ) -> Result<Option<Popbox>> {
-    let sql = format!("{POPBOX_COLUMNS} WHERE domain_name = ? AND local_part = ?");
-    Ok(db
-        .query(&sql, &[domain.into(), local_part.into()])?
-        .into_iter()
-        .next()
-        .map(popbox_row))
+    one_by_address(db, POPBOX_COLUMNS, domain, local_part, popbox_row)
 }
 
 pub(crate) fn popboxes(db: &mut dyn Backend, domain: Option<&str>) -> Result<Vec<Popbox>> {
-    let rows = match domain {
-        Some(d) => db.query(
-            &format!("{POPBOX_COLUMNS} WHERE domain_name = ? ORDER BY local_part"),
-            &[d.into()],
-        )?,
-        None => db.query(
-            &format!("{POPBOX_COLUMNS} ORDER BY domain_name, local_part"),
-            &[],
-        )?,
-    };
-    Ok(rows.into_iter().map(popbox_row).collect())
+    all_of_domain(db, POPBOX_COLUMNS, domain, popbox_row)
 }
 
 /// Popboxes in a domain, counted under the transaction's lock.
@@ -358,26 +373,11 @@ pub(crate) fn forwarder(
     domain: &str,
     local_part: &str,
 ) -> Result<Option<Forwarder>> {
-    let sql = format!("{FORWARDER_COLUMNS} WHERE domain_name = ? AND local_part = ?");
-    Ok(db
-        .query(&sql, &[domain.into(), local_part.into()])?
-        .into_iter()
-        .next()
-        .map(forwarder_row))
+    one_by_address(db, FORWARDER_COLUMNS, domain, local_part, forwarder_row)
 }
 
 pub(crate) fn forwarders(db: &mut dyn Backend, domain: Option<&str>) -> Result<Vec<Forwarder>> {
-    let rows = match domain {
-        Some(d) => db.query(
-            &format!("{FORWARDER_COLUMNS} WHERE domain_name = ? ORDER BY local_part"),
-            &[d.into()],
-        )?,
-        None => db.query(
-            &format!("{FORWARDER_COLUMNS} ORDER BY domain_name, local_part"),
-            &[],
-        )?,
-    };
-    Ok(rows.into_iter().map(forwarder_row).collect())
+    all_of_domain(db, FORWARDER_COLUMNS, domain, forwarder_row)
 }
 
 pub(crate) fn insert_forwarder(db: &mut dyn Backend, f: &Forwarder) -> Result<()> {
