@@ -28,11 +28,16 @@ if ((${#missing[@]})); then
   fi
   echo "install-deps: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # Do not let package scripts start system daemons on ports the tests may want.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+  # Do not let package scripts start system daemons on ports the tests may want (and leave a
+  # policy-rc.d the machine already had alone).
+  own_policy=
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
-  rm -f /usr/sbin/policy-rc.d
+  [[ -n $own_policy ]] && rm -f /usr/sbin/policy-rc.d
 fi
 
 if ! python3 -c 'import pytest' 2>/dev/null; then
