@@ -37,7 +37,7 @@ if ((${#missing[@]})); then
   fi
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
-  [[ -n $own_policy ]] && rm -f /usr/sbin/policy-rc.d
+  if [[ -n $own_policy ]]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 if ! python3 -c 'import pytest' 2>/dev/null; then
