@@ -852,10 +852,11 @@ enum vmailsql_result vmailsql_expire_sessions(const struct vmailsql *handle, uin
  *
  * Returns `VMAILSQL_AUTH_FAILED` for an unknown user, a wrong password or a malformed login,
  * all alike (and taking the same time); `VMAILSQL_TEMPORARY` when the database cannot be
- * reached (never `VMAILSQL_AUTH_FAILED` then); `VMAILSQL_INVALID_INPUT` when the login or
- * password is not UTF-8 or the popbox's stored path or Unix user is unsafe. With
- * `upgrade_on_login` configured, a weak stored hash is rewritten in the policy scheme after a
- * successful login. On success, if `mailbox` is not NULL, `*mailbox` receives the mailbox, to
+ * reached (never `VMAILSQL_AUTH_FAILED` then); `VMAILSQL_INVALID_INPUT` when the login is not
+ * UTF-8; `VMAILSQL_INTERNAL` when the popbox's stored path or Unix user is unsafe. The password
+ * is taken as bytes, not checked for UTF-8: tpop3d compared bytes, so hashes of Latin-1
+ * passwords keep verifying. With `upgrade_on_login` configured, a weak stored hash is rewritten
+ * in the policy scheme after a successful login (only for a UTF-8 password). On success, if `mailbox` is not NULL, `*mailbox` receives the mailbox, to
  * free with `vmailsql_mailbox_free()`.
  *
  * # Safety
@@ -988,7 +989,8 @@ enum vmailsql_result vmailsql_password_hash(const char *scheme, const char *pass
  * Verifies a password against a stored value (`{scheme}hash` or a bare hash, every scheme
  * tpop3d and Dovecot accept). Returns `VMAILSQL_OK` when it matches and
  * `VMAILSQL_AUTH_FAILED` when it does not, including for an empty, unknown or malformed stored
- * value. The comparison is constant-time.
+ * value. The comparison is constant-time. `stored` must be UTF-8; `password` is taken as
+ * bytes (legacy sites may hold hashes of Latin-1 passwords).
  *
  * # Safety
  * `stored` and `password` are NUL-terminated strings.

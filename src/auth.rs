@@ -40,16 +40,28 @@ impl Vmail {
     /// `Temporary` when the database is unreachable; `Internal` when the popbox's stored path
     /// or Unix user is unsafe.
     pub fn authenticate(&self, login: &str, password: &str) -> Result<Mailbox> {
+        self.authenticate_bytes(login, password.as_bytes())
+    }
+
+    /// As [`Vmail::authenticate`], for a password that may not be UTF-8 (tpop3d compared bytes,
+    /// so a legacy site may hold hashes of Latin-1 passwords). A weak hash is upgraded on login
+    /// only when the password is UTF-8.
+    ///
+    /// # Errors
+    /// As [`Vmail::authenticate`].
+    pub fn authenticate_bytes(&self, login: &str, password: &[u8]) -> Result<Mailbox> {
         let Some(row) = self.login_row(login)? else {
             self.waste_time(password);
             return Err(Error::auth_failed());
         };
         let stored = row.popbox.password_hash.clone().unwrap_or_default();
-        if !password::verify(&stored, password) {
+        if !password::verify_bytes(&stored, password) {
             return Err(Error::auth_failed());
         }
         let mailbox = mailbox_of(&row)?;
-        self.maybe_upgrade(&row, &stored, password);
+        if let Ok(password) = std::str::from_utf8(password) {
+            self.maybe_upgrade(&row, &stored, password);
+        }
         Ok(mailbox)
     }
 
@@ -103,7 +115,7 @@ impl Vmail {
             Err(_) => None,
         };
         let Some(domain) = found else {
-            self.waste_time(password);
+            self.waste_time(password.as_bytes());
             return Err(Error::auth_failed());
         };
         let stored = domain.password_hash.unwrap_or_default();
@@ -135,8 +147,8 @@ impl Vmail {
     }
 
     /// Spends what a real verification would, so unknown users cannot be told apart by time.
-    fn waste_time(&self, password: &str) {
-        let _ = password::verify(dummy_hash(self.config().password_scheme), password);
+    fn waste_time(&self, password: &[u8]) {
+        let _ = password::verify_bytes(dummy_hash(self.config().password_scheme), password);
     }
 
     fn should_upgrade(&self, stored: &str) -> bool {

@@ -304,6 +304,18 @@ fn legacy_hashes_verify_and_apop(b: Backend) {
             "{user}"
         );
     }
+    // tpop3d compared bytes: a hash of a Latin-1 password verifies with those bytes
+    raw(
+        &fx,
+        "INSERT INTO popbox VALUES ('example.org','latin','{md5}2ca67a2dbf3a2f52ef5126a2ae8f8a2f','latin')",
+    );
+    assert!(v
+        .authenticate_bytes("latin@example.org", b"p\xe4ssw\xf6rd")
+        .is_ok());
+    assert_eq!(
+        kind(v.authenticate("latin@example.org", "pässwörd")),
+        ErrorKind::AuthFailed
+    );
     let ts = "<1896.697170952@dbc.mtview.ca.us>";
     assert!(v
         .authenticate_apop("apop@example.org", ts, "c4c9334bac560ecc979e58001b3e22fb")

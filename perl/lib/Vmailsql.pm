@@ -113,8 +113,11 @@ down, try again later" apart from everything else. Methods return normally only 
 
 Strings are handed to the library as UTF-8: character strings (Perl's UTF8 flag on) are
 encoded, byte strings are passed unchanged and must already be UTF-8 (the library refuses
-anything else with C<invalid_input>, so an undecoded Latin-1 password is an error, never a
-silently different hash). A string containing a NUL byte is refused with C<invalid_input>.
+anything else with C<invalid_input>). The one exception is the password given to
+C<authenticate> and C<verify_password>: it is compared as the bytes it is, as tpop3d did, so
+hashes of legacy Latin-1 passwords keep verifying (and a Latin-1 byte string does not match
+the hash of the same text in UTF-8). A string containing a NUL byte is refused with
+C<invalid_input>.
 C<undef> where the library requires a string dies with C<invalid_input> (code
 C<VMAILSQL_NULL_ARGUMENT>). Strings coming back are Perl character strings.
 

@@ -4,8 +4,8 @@ use std::ffi::c_char;
 
 use super::resolve::{mailbox_out, vmailsql_mailbox};
 use super::{
-    ffi_panic_boundary, handle_arg, out_arg, owned_string, str_arg, vmailsql, vmailsql_result,
-    write_out,
+    bytes_arg, ffi_panic_boundary, handle_arg, out_arg, owned_string, str_arg, vmailsql,
+    vmailsql_result, write_out,
 };
 
 /// Checks a POP3 login and its password, by tpop3d's rules: the login splits at the first
@@ -14,10 +14,11 @@ use super::{
 ///
 /// Returns `VMAILSQL_AUTH_FAILED` for an unknown user, a wrong password or a malformed login,
 /// all alike (and taking the same time); `VMAILSQL_TEMPORARY` when the database cannot be
-/// reached (never `VMAILSQL_AUTH_FAILED` then); `VMAILSQL_INVALID_INPUT` when the login or
-/// password is not UTF-8 or the popbox's stored path or Unix user is unsafe. With
-/// `upgrade_on_login` configured, a weak stored hash is rewritten in the policy scheme after a
-/// successful login. On success, if `mailbox` is not NULL, `*mailbox` receives the mailbox, to
+/// reached (never `VMAILSQL_AUTH_FAILED` then); `VMAILSQL_INVALID_INPUT` when the login is not
+/// UTF-8; `VMAILSQL_INTERNAL` when the popbox's stored path or Unix user is unsafe. The password
+/// is taken as bytes, not checked for UTF-8: tpop3d compared bytes, so hashes of Latin-1
+/// passwords keep verifying. With `upgrade_on_login` configured, a weak stored hash is rewritten
+/// in the policy scheme after a successful login (only for a UTF-8 password). On success, if `mailbox` is not NULL, `*mailbox` receives the mailbox, to
 /// free with `vmailsql_mailbox_free()`.
 ///
 /// # Safety
@@ -33,9 +34,9 @@ pub unsafe extern "C" fn vmailsql_authenticate(
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
         let (vmail, login, password) = unsafe {
-            (handle_arg(handle)?, str_arg(login, "login")?, str_arg(password, "password")?)
+            (handle_arg(handle)?, str_arg(login, "login")?, bytes_arg(password, "password")?)
         };
-        let found = vmail.authenticate(login, password)?;
+        let found = vmail.authenticate_bytes(login, password)?;
         if !mailbox.is_null() {
             let m = mailbox_out(&found)?;
             // SAFETY: non-NULL, writable by contract.

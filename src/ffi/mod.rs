@@ -190,6 +190,22 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
         .ok_or_else(|| Failure::new(VMAILSQL_NULL_ARGUMENT, format!("{name} is NULL")))
 }
 
+/// A required input byte string (a password, which may predate UTF-8): NULL is
+/// `VMAILSQL_NULL_ARGUMENT`; the bytes are taken as they are.
+///
+/// # Safety
+/// `ptr` is NULL or points to a NUL-terminated string that outlives the returned slice.
+pub(crate) unsafe fn bytes_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a [u8], Failure> {
+    if ptr.is_null() {
+        return Err(Failure::new(
+            VMAILSQL_NULL_ARGUMENT,
+            format!("{name} is NULL"),
+        ));
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    Ok(unsafe { CStr::from_ptr(ptr) }.to_bytes())
+}
+
 /// An optional input string: NULL gives `None`; otherwise as [`str_arg`].
 ///
 /// # Safety

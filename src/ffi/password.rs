@@ -4,8 +4,8 @@ use std::ffi::{c_char, CStr, CString};
 use std::sync::Mutex;
 
 use super::{
-    ffi_panic_boundary, handle_arg, opt_str_arg, out_arg, owned_string, str_arg, vmailsql,
-    vmailsql_result, write_out, Failure,
+    bytes_arg, ffi_panic_boundary, handle_arg, opt_str_arg, out_arg, owned_string, str_arg,
+    vmailsql, vmailsql_result, write_out, Failure,
 };
 use crate::password::{self, Scheme};
 
@@ -66,7 +66,8 @@ pub unsafe extern "C" fn vmailsql_password_hash(
 /// Verifies a password against a stored value (`{scheme}hash` or a bare hash, every scheme
 /// tpop3d and Dovecot accept). Returns `VMAILSQL_OK` when it matches and
 /// `VMAILSQL_AUTH_FAILED` when it does not, including for an empty, unknown or malformed stored
-/// value. The comparison is constant-time.
+/// value. The comparison is constant-time. `stored` must be UTF-8; `password` is taken as
+/// bytes (legacy sites may hold hashes of Latin-1 passwords).
 ///
 /// # Safety
 /// `stored` and `password` are NUL-terminated strings.
@@ -78,8 +79,8 @@ pub unsafe extern "C" fn vmailsql_password_verify(
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
         let (stored, password) =
-            unsafe { (str_arg(stored, "stored")?, str_arg(password, "password")?) };
-        if password::verify(stored, password) {
+            unsafe { (str_arg(stored, "stored")?, bytes_arg(password, "password")?) };
+        if password::verify_bytes(stored, password) {
             Ok(())
         } else {
             Err(Failure::new(vmailsql_result::VMAILSQL_AUTH_FAILED, "password does not match"))

@@ -176,9 +176,9 @@ impl CryptHash<'_> {
     }
 
     /// Recomputes the hash of `password` with the stored parameters; constant-time comparison.
-    pub(super) fn verify(&self, password: &str) -> bool {
+    pub(super) fn verify(&self, password: &[u8]) -> bool {
         // A C string ends at NUL, so crypt(3) never hashed one; libxcrypt refuses long passphrases.
-        if password.contains('\0') || password.len() > MAX_PASSWORD_LEN {
+        if password.contains(&0) || password.len() > MAX_PASSWORD_LEN {
             return false;
         }
         // Defence in depth: the stored string was validated, but it is still database input fed
@@ -187,7 +187,7 @@ impl CryptHash<'_> {
         catch_unwind(AssertUnwindSafe(|| self.verify_inner(password))).unwrap_or(false)
     }
 
-    fn verify_inner(&self, password: &str) -> bool {
+    fn verify_inner(&self, password: &[u8]) -> bool {
         let computed = match self.kind {
             #[allow(deprecated)] // deprecated for new hashes only; we never write DES
             Kind::Des => pwhash::unix_crypt::hash_with(self.salt, password),

@@ -86,8 +86,7 @@ impl Digest {
     }
 
     /// Recomputes the digest from `password` and compares in constant time.
-    pub(super) fn verify(&self, password: &str) -> bool {
-        let pw = password.as_bytes();
+    pub(super) fn verify(&self, pw: &[u8]) -> bool {
         match self {
             Digest::Plain { alg, raw, .. } => ct_eq(&alg.hash(&[pw]), raw),
             Digest::Salted { alg, raw } => {
@@ -206,9 +205,9 @@ pub(super) fn md5_hex(data: &[u8]) -> String {
 ///
 /// Both sides are hashed first so that the comparison takes the same time whatever the lengths
 /// (a plain slice comparison returns early on a length mismatch and would leak the length).
-pub(super) fn plain_eq(clear: &str, password: &str) -> bool {
+pub(super) fn plain_eq(clear: &str, password: &[u8]) -> bool {
     ct_eq(
         &Alg::Sha256.hash(&[clear.as_bytes()]),
-        &Alg::Sha256.hash(&[password.as_bytes()]),
+        &Alg::Sha256.hash(&[password]),
     )
 }

@@ -55,11 +55,8 @@ fn yescrypt_params(s: &str) -> Option<YescryptParams> {
 /// Verifies a yescrypt string. The crate's verifier is used because it alone decodes the salt the
 /// way libxcrypt does; it compares in constant time (`ctutils`), after [`yescrypt_plausible`]
 /// has checked the shape and the memory cost.
-pub(super) fn verify_yescrypt(s: &str, password: &str) -> bool {
-    yescrypt_params(s).is_some()
-        && Yescrypt::default()
-            .verify_password(password.as_bytes(), s)
-            .is_ok()
+pub(super) fn verify_yescrypt(s: &str, password: &[u8]) -> bool {
+    yescrypt_params(s).is_some() && Yescrypt::default().verify_password(password, s).is_ok()
 }
 
 /// A new `$y$j9T$...` hash: libxcrypt's default cost (N=4096, r=32: 16 MiB), 16-byte salt.
@@ -107,14 +104,14 @@ pub(super) fn argon2_plausible(s: &str, id: bool) -> bool {
 }
 
 /// Recomputes an Argon2 hash with the stored parameters and compares in constant time.
-pub(super) fn verify_argon2(s: &str, password: &str) -> bool {
+pub(super) fn verify_argon2(s: &str, password: &[u8]) -> bool {
     let id = s.starts_with("$argon2id$");
     let Some((argon2, salt, expected)) = argon2_parts(s, id) else {
         return false;
     };
     let mut computed = vec![0u8; expected.len()];
     argon2
-        .hash_password_into(password.as_bytes(), &salt, &mut computed)
+        .hash_password_into(password, &salt, &mut computed)
         .is_ok()
         && bool::from(computed.ct_eq(&expected))
 }

@@ -245,6 +245,12 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// Verifies `password` against a stored value. False for a wrong password, and also for an empty,
 /// unknown-prefix or malformed stored value (never panics, never accepts). Constant-time compare.
 pub fn verify(stored: &str, password: &str) -> bool {
+    verify_bytes(stored, password.as_bytes())
+}
+
+/// As [`verify`], for a password that may not be UTF-8: tpop3d compared bytes, so a legacy site
+/// may hold hashes of Latin-1 passwords, and POP3 clients send them as they are.
+pub fn verify_bytes(stored: &str, password: &[u8]) -> bool {
     match parse(stored) {
         Some(Stored::Digest(d)) => d.verify(password),
         Some(Stored::Crypt(c)) => c.verify(password),

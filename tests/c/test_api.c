@@ -656,8 +656,9 @@ static void test_authenticate(void) {
     CHECK_CODE(vmailsql_authenticate(h, "alice", "s3cret", &m), VMAILSQL_AUTH_FAILED);
     /* tpop3d never resolved aliases for logins (login_via_alias is off by default). */
     CHECK_CODE(vmailsql_authenticate(h, "alice@example.net", "s3cret", &m), VMAILSQL_AUTH_FAILED);
+    /* Passwords are bytes, as tpop3d compared them: a Latin-1 one is just another password. */
     CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "s3cr\xe9t", &m),
-               VMAILSQL_INVALID_INPUT);
+               VMAILSQL_AUTH_FAILED);
     CHECK_CODE(vmailsql_authenticate(h, BAD_UTF8, "s3cret", &m), VMAILSQL_INVALID_INPUT);
     CHECK_CODE(vmailsql_authenticate(h, NULL, "s3cret", &m), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", NULL, &m), VMAILSQL_NULL_ARGUMENT);
@@ -665,6 +666,15 @@ static void test_authenticate(void) {
     /* Legacy hashes verify ({md5} hex of "secret"). */
     CHECK_CODE(vmailsql_authenticate(h, "dave@example.org", "secret", NULL), VMAILSQL_OK);
     CHECK_CODE(vmailsql_authenticate(h, "dave@example.org", "Secret", NULL), VMAILSQL_AUTH_FAILED);
+    /* A legacy hash of a Latin-1 password ({md5} of "p\xe4ssw\xf6rd" as ISO-8859-1 bytes). */
+    CHECK_CODE(vmailsql_add_popbox_record(h, "example.org", "latin", "{md5}2ca67a2dbf3a2f52ef5126a2ae8f8a2f",
+                                          NULL),
+               VMAILSQL_OK);
+    CHECK_CODE(vmailsql_authenticate(h, "latin@example.org", "p\xe4ssw\xf6rd", NULL), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_authenticate(h, "latin@example.org", "p\xc3\xa4ssw\xc3\xb6rd", NULL),
+               VMAILSQL_AUTH_FAILED);
+    CHECK_CODE(vmailsql_password_verify("{md5}2ca67a2dbf3a2f52ef5126a2ae8f8a2f", "p\xe4ssw\xf6rd"),
+               VMAILSQL_OK);
     vmailsql_free(h);
 }
 
@@ -800,6 +810,7 @@ static void test_password_functions(void) {
     CHECK_CODE(vmailsql_password_verify(NULL, "secret"), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_password_verify("{plaintext}secret", NULL), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_password_verify("{plaintext}\xff", "\xff"), VMAILSQL_INVALID_INPUT);
+    CHECK_CODE(vmailsql_password_verify("{plaintext}secret", "\xff"), VMAILSQL_AUTH_FAILED);
 
     CHECK_CODE(vmailsql_password_verify_apop("{plaintext}tanstaaf", APOP_TS, APOP_DIGEST),
                VMAILSQL_OK);
