@@ -22,44 +22,29 @@ pub fn findings(site: &Site, case_matters: bool) -> Vec<Finding> {
 
 /// Rows of domains that do not exist: the daemons can never use them.
 fn orphans(site: &Site) -> Vec<Finding> {
-    let mut found = Vec::new();
-    for p in site
-        .popboxes
-        .iter()
-        .filter(|p| site.domain(&p.domain).is_none())
-    {
-        found.push(Finding::problem(
-            "missing-domain",
-            format!(
-                "popbox {}@{}: domain {} does not exist",
-                p.local_part, p.domain, p.domain
-            ),
-        ));
-    }
-    for f in site
-        .forwarders
-        .iter()
-        .filter(|f| site.domain(&f.domain).is_none())
-    {
-        found.push(Finding::problem(
-            "missing-domain",
-            format!(
-                "forwarder {}@{}: domain {} does not exist",
-                f.local_part, f.domain, f.domain
-            ),
-        ));
-    }
-    for a in site
+    let popboxes = site.popboxes.iter().map(|p| {
+        let row = format!("popbox {}@{}", p.local_part, p.domain);
+        (row, &p.domain)
+    });
+    let forwarders = site.forwarders.iter().map(|f| {
+        let row = format!("forwarder {}@{}", f.local_part, f.domain);
+        (row, &f.domain)
+    });
+    let aliases = site
         .aliases
         .iter()
-        .filter(|a| site.domain(&a.domain).is_none())
-    {
-        found.push(Finding::problem(
-            "missing-domain",
-            format!("alias {}: its domain {} does not exist", a.alias, a.domain),
-        ));
-    }
-    found
+        .map(|a| (format!("alias {}", a.alias), &a.domain));
+    popboxes
+        .chain(forwarders)
+        .chain(aliases)
+        .filter(|(_, domain)| site.domain(domain).is_none())
+        .map(|(row, domain)| {
+            Finding::problem(
+                "missing-domain",
+                format!("{row}: domain {domain} does not exist"),
+            )
+        })
+        .collect()
 }
 
 /// A domain's path and Unix user: needed (and must be safe) once it has popboxes; a
