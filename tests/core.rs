@@ -639,6 +639,9 @@ fn forwarder_administration(b: Backend) {
     }
     v.change_forwarder("example.org", "team", "bob@example.org")
         .unwrap();
+    // the same value again is a change that finds its row, not "no such forwarder"
+    v.change_forwarder("example.org", "team", "bob@example.org")
+        .unwrap();
     assert_eq!(forward(v, "team@example.org").0, ["bob@example.org"]);
     assert_eq!(
         kind(v.change_forwarder("example.org", "ghost", "a@b.example")),

@@ -5,6 +5,7 @@
 //! driver. `prefer_socket` is off and `max_allowed_packet` is preset so that connecting costs one
 //! handshake and nothing more: every Exim process connects afresh.
 
+use mysql::consts::CapabilityFlags;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Params};
 
@@ -31,6 +32,9 @@ impl MysqlBackend {
             .map_err(|_| Error::invalid(format!("malformed MySQL URL {shown}")))?;
         let opts = OptsBuilder::from_opts(opts)
             .prefer_socket(false)
+            // "Rows matched", not "rows changed", as SQLite counts: an UPDATE that writes the
+            // value a row already has still found its row (not "no such forwarder").
+            .additional_capabilities(CapabilityFlags::CLIENT_FOUND_ROWS)
             .max_allowed_packet(Some(16 << 20))
             .tcp_connect_timeout(Some(config.connect_timeout))
             .read_timeout(Some(config.read_timeout))
