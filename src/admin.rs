@@ -483,12 +483,15 @@ impl Vmail {
     /// # Errors
     /// As [`Vmail::add_forwarder`].
     pub fn set_catch_all(&self, domain: &str, remote_name: &str) -> Result<()> {
-        match self.change_forwarder(domain, CATCH_ALL, remote_name) {
-            Err(e) if e.kind() == ErrorKind::NotFound && self.domain(domain).is_ok() => {
-                self.add_forwarder(domain, CATCH_ALL, remote_name)
+        let fwd = checked_forwarder(domain, CATCH_ALL, remote_name)?;
+        self.write(|db| {
+            locked_domain(db, &fwd.domain)?;
+            check_no_loop(db, &fwd)?;
+            if !sql::update_forwarder(db, &fwd)? {
+                sql::insert_forwarder(db, &fwd)?;
             }
-            other => other,
-        }
+            Ok(())
+        })
     }
 
     /// One forwarder.
