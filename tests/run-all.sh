@@ -24,10 +24,6 @@ for stage in "${wanted[@]}"; do
     echo "run-all: unknown stage $stage (stages: ${all[*]})" >&2
     exit 2
   fi
-  if [[ ! -x tests/c/run.sh && $stage == c ]] || [[ ! -x tests/perl/run.sh && $stage == perl ]]; then
-    echo "run-all: stage $stage has no runner yet" >&2
-    failed=$((failed + 1)); failures+=("$stage"); continue
-  fi
   echo "==== stage $stage ===="
   if "stage_$stage"; then
     passed=$((passed + 1))
