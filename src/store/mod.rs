@@ -107,12 +107,15 @@ pub(crate) trait Backend: Send {
     fn explain(&mut self, sql: &str, params: &[Value]) -> Result<Vec<String>>;
 }
 
-/// Opens a backend for one URL.
-fn connect(url: &str, config: &Config) -> Result<Box<dyn Backend>> {
+/// Which backend a URL names.
+///
+/// # Errors
+/// `InvalidInput` for any other scheme (the message shows the URL without its password).
+fn kind_of_url(url: &str) -> Result<StoreKind> {
     if url.starts_with("mysql://") {
-        Ok(Box::new(mysql::MysqlBackend::connect(url, config)?))
-    } else if let Some(path) = url.strip_prefix("sqlite:") {
-        Ok(Box::new(sqlite::SqliteBackend::open(path, config)?))
+        Ok(StoreKind::Mysql)
+    } else if url.starts_with("sqlite:") {
+        Ok(StoreKind::Sqlite)
     } else {
         Err(Error::invalid(format!(
             "unsupported database URL {:?}: use mysql://... or sqlite:...",
@@ -121,20 +124,26 @@ fn connect(url: &str, config: &Config) -> Result<Box<dyn Backend>> {
     }
 }
 
+/// Opens a backend for one URL.
+fn connect(url: &str, config: &Config) -> Result<Box<dyn Backend>> {
+    match kind_of_url(url)? {
+        StoreKind::Mysql => Ok(Box::new(mysql::MysqlBackend::connect(url, config)?)),
+        StoreKind::Sqlite => {
+            let path = url.strip_prefix("sqlite:").unwrap_or(url);
+            Ok(Box::new(sqlite::SqliteBackend::open(path, config)?))
+        }
+    }
+}
+
 /// Checks that every URL names a supported backend, without connecting.
 pub(crate) fn check_urls(config: &Config) -> Result<()> {
     if config.databases.is_empty() {
         return Err(Error::invalid("no database URL configured"));
     }
-    for url in &config.databases {
-        if !url.starts_with("mysql://") && !url.starts_with("sqlite:") {
-            return Err(Error::invalid(format!(
-                "unsupported database URL {:?}: use mysql://... or sqlite:...",
-                redact_url(url)
-            )));
-        }
-    }
-    Ok(())
+    config
+        .databases
+        .iter()
+        .try_for_each(|url| kind_of_url(url).map(drop))
 }
 
 /// The connection of one handle, opened on first use and replaced after failures and forks.
@@ -226,12 +235,17 @@ impl Store {
         result
     }
 
+    /// The live connection's kind; before the first connection, the first URL's (a failover
+    /// list may mix backends, so only the connection knows for sure).
     pub(crate) fn kind(&self) -> StoreKind {
-        let url = self.config.databases.first().map_or("", String::as_str);
-        if url.starts_with("mysql://") {
-            StoreKind::Mysql
-        } else {
-            StoreKind::Sqlite
+        match &self.conn {
+            Some(conn) => conn.kind(),
+            None => self
+                .config
+                .databases
+                .first()
+                .and_then(|url| kind_of_url(url).ok())
+                .unwrap_or(StoreKind::Sqlite),
         }
     }
 }
