@@ -5,6 +5,7 @@
 #   make install PREFIX=/usr/local         install (DESTDIR=... for staging or packaging)
 #   make uninstall PREFIX=/usr/local
 #   make check-c                           tests/c/run.sh: C API tests, ASan, valgrind, fork
+#   make header                            regenerate include/vmailsql.h after a C ABI change
 #
 # Installed layout ($(PREFIX) defaults to /usr/local):
 #   $(LIBDIR)/libvmailsql.so.$(VERSION)    the library, SONAME libvmailsql.so.0
@@ -32,12 +33,16 @@ TARGET_DIR := $(if $(CARGO_TARGET_DIR),$(CARGO_TARGET_DIR),target)
 LIBRARY ?= $(TARGET_DIR)/release/libvmailsql.so
 BUILD := $(TARGET_DIR)/c-install
 
-.PHONY: all library install uninstall check-c
+.PHONY: all library install uninstall check-c header
 
 all: library
 
 library:
 	$(CARGO) build --lib --release
+
+# The only step that writes the committed header; `cargo test` fails while it is stale.
+header:
+	VMAILSQL_HEADER_OUT=$(CURDIR)/include/vmailsql.h $(CARGO) build --lib
 
 $(BUILD)/vmailsql.pc: vmailsql.pc.in Cargo.toml
 	mkdir -p $(BUILD)

@@ -197,7 +197,7 @@ static int failure_status(vmailsql_result code, int reject) {
         return reject;
     default:
         /* Database trouble, and also a popbox whose stored path or owner is unsafe
-         * (VMAILSQL_INTERNAL): the site must fix it; the user is told to try later. */
+         * (VMAILSQL_UNSAFE_DATA): the site must fix it; the user is told to try later. */
         return EXIT_TEMPFAIL;
     }
 }

@@ -34,10 +34,10 @@
 /**
  * The outcome of every call that can fail.
  *
- * The first codes map one to one onto the Rust `ErrorKind`; `VMAILSQL_PANIC` and
- * `VMAILSQL_NULL_ARGUMENT` exist only in C. After any code but `VMAILSQL_OK`,
- * `vmailsql_last_error()` describes what happened. New codes may be added in a minor release:
- * treat an unknown code like `VMAILSQL_INTERNAL`.
+ * The codes of the Rust `ErrorKind`s carry the same numbers (`ErrorKind::code`, tested);
+ * `VMAILSQL_PANIC` and `VMAILSQL_NULL_ARGUMENT` exist only in C. After any code but
+ * `VMAILSQL_OK`, `vmailsql_last_error()` describes what happened. New codes may be added in a
+ * minor release, always with new numbers: treat an unknown code like `VMAILSQL_INTERNAL`.
  */
 typedef enum vmailsql_result {
     /**
@@ -53,7 +53,7 @@ typedef enum vmailsql_result {
      */
     VMAILSQL_AUTH_FAILED = 2,
     /**
-     * Malformed input (including a string that is not UTF-8), or stored data unsafe to use.
+     * The caller's input is malformed (including a string that is not UTF-8).
      */
     VMAILSQL_INVALID_INPUT = 3,
     /**
@@ -81,6 +81,12 @@ typedef enum vmailsql_result {
      * A required pointer argument was NULL.
      */
     VMAILSQL_NULL_ARGUMENT = 9,
+    /**
+     * Stored data is unsafe to use (a mailbox path escaping the domain's path, a root or empty
+     * `unix_user`, a NUL byte in a value): the site must fix the row the message names; a
+     * daemon defers.
+     */
+    VMAILSQL_UNSAFE_DATA = 10,
 } vmailsql_result;
 
 /**

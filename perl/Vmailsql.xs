@@ -26,6 +26,7 @@ vm_kind(int code)
     case VMAILSQL_LIMIT_EXCEEDED:  return "limit_exceeded";
     case VMAILSQL_TEMPORARY:       return "temporary";
     case VMAILSQL_PANIC:           return "panic";
+    case VMAILSQL_UNSAFE_DATA:     return "unsafe_data";
     /* Only an undef where a string is required, or a closed handle, gets here. */
     case VMAILSQL_NULL_ARGUMENT:   return "invalid_input";
     default:                       return "internal";  /* VMAILSQL_INTERNAL and unknown codes */
@@ -243,6 +244,7 @@ BOOT:
     newCONSTSUB(stash, "VMAILSQL_INTERNAL", newSViv(VMAILSQL_INTERNAL));
     newCONSTSUB(stash, "VMAILSQL_PANIC", newSViv(VMAILSQL_PANIC));
     newCONSTSUB(stash, "VMAILSQL_NULL_ARGUMENT", newSViv(VMAILSQL_NULL_ARGUMENT));
+    newCONSTSUB(stash, "VMAILSQL_UNSAFE_DATA", newSViv(VMAILSQL_UNSAFE_DATA));
     newCONSTSUB(stash, "VMAILSQL_UNLIMITED", newSViv((IV)VMAILSQL_UNLIMITED));
     newCONSTSUB(stash, "VMAILSQL_KEEP", newSViv((IV)VMAILSQL_KEEP));
 }

@@ -6,26 +6,9 @@
 use crate::address::{self, normalize_domain, normalize_local_part, printable};
 use crate::error::{Error, ErrorKind, Result};
 use crate::password;
+use crate::rows::{Domain, DomainAlias, Forwarder, Popbox, CATCH_ALL};
 use crate::store::{sql, Backend};
 use crate::vmail::Vmail;
-
-/// The local part of a domain's catch-all forwarder (the seed's `_default_`).
-pub const CATCH_ALL: &str = "_default_";
-
-/// A row of `domain`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Domain {
-    /// The domain name, lower-case.
-    pub name: String,
-    /// Who owns the mailboxes (user name or uid).
-    pub unix_user: Option<String>,
-    /// The domain administrator's password hash, exactly as stored.
-    pub password_hash: Option<String>,
-    /// Base path of the domain's mailboxes.
-    pub path: Option<String>,
-    /// Most popboxes allowed; `None` means unlimited.
-    pub max_popbox: Option<i64>,
-}
 
 /// What [`Vmail::add_domain`] needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,39 +47,6 @@ pub struct DomainChange {
     pub unix_user: Option<String>,
     /// New limit (`Some(None)` removes the limit).
     pub max_popbox: Option<Option<i64>>,
-}
-
-/// A row of `popbox`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Popbox {
-    /// The domain, lower-case.
-    pub domain: String,
-    /// The local part (POP3 user name), lower-case.
-    pub local_part: String,
-    /// The password hash, exactly as stored.
-    pub password_hash: Option<String>,
-    /// The mbox file, relative to `domain.path`.
-    pub mbox_name: Option<String>,
-}
-
-/// A row of `forwarder`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Forwarder {
-    /// The domain, lower-case.
-    pub domain: String,
-    /// The local part forwarded, or [`CATCH_ALL`].
-    pub local_part: String,
-    /// Where mail goes: a comma-separated address list.
-    pub remote_name: String,
-}
-
-/// A row of `domain_alias`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DomainAlias {
-    /// The alias domain name.
-    pub alias: String,
-    /// The real domain it stands for.
-    pub domain: String,
 }
 
 fn missing_domain(name: &str) -> Error {

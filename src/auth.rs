@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use crate::address::{self, split_login};
 use crate::error::{Error, Result};
+use crate::mailbox::{Mailbox, StoredMailbox};
 use crate::password::{self, Scheme};
-use crate::resolve::{unsafe_stored, Mailbox};
 use crate::store::sql::{self, LoginRow};
 use crate::vmail::Vmail;
 
@@ -37,7 +37,7 @@ impl Vmail {
     ///
     /// # Errors
     /// `AuthFailed` for an unknown user, a wrong password or a malformed login, all alike;
-    /// `Temporary` when the database is unreachable; `Internal` when the popbox's stored path
+    /// `Temporary` when the database is unreachable; `UnsafeData` when the popbox's stored path
     /// or Unix user is unsafe.
     pub fn authenticate(&self, login: &str, password: &str) -> Result<Mailbox> {
         self.authenticate_bytes(login, password.as_bytes())
@@ -171,14 +171,11 @@ impl Vmail {
 
 /// The checked mailbox of a login row.
 fn mailbox_of(row: &LoginRow) -> Result<Mailbox> {
-    address::check_unix_user(row.unix_user.as_deref()).map_err(unsafe_stored)?;
-    let path = address::mbox_path(row.path.as_deref(), row.popbox.mbox_name.as_deref())
-        .map_err(unsafe_stored)?;
-    Ok(Mailbox {
-        domain: row.popbox.domain.clone(),
-        local_part: row.popbox.local_part.clone(),
-        path,
-        domain_path: row.path.clone().unwrap_or_default(),
-        unix_user: row.unix_user.clone().unwrap_or_default(),
+    Mailbox::from_stored(&StoredMailbox {
+        domain: &row.popbox.domain,
+        local_part: &row.popbox.local_part,
+        domain_path: row.path.as_deref(),
+        unix_user: row.unix_user.as_deref(),
+        mbox_name: row.popbox.mbox_name.as_deref(),
     })
 }

@@ -38,21 +38,24 @@ mod error;
 // The C ABI: the only module allowed `unsafe`, and it uses only the public API above.
 #[allow(unsafe_code)]
 mod ffi;
-mod maintain;
+mod mailbox;
 pub mod password;
 mod records;
 mod resolve;
+mod rows;
 mod schema;
 mod session;
 mod store;
 mod vmail;
 
-pub use admin::{Domain, DomainAlias, DomainChange, Forwarder, NewDomain, Popbox, CATCH_ALL};
+pub use admin::{DomainChange, NewDomain};
 pub use config::Config;
 pub use error::{Error, ErrorKind, Result};
-pub use maintain::{Collision, CollisionRule, MigrationReport};
+pub use mailbox::Mailbox;
 pub use records::{ImportProblem, ImportReport, Record};
-pub use resolve::{Mailbox, Resolution, Rule};
+pub use resolve::{Resolution, Rule};
+pub use rows::{Domain, DomainAlias, Forwarder, Popbox, CATCH_ALL};
+pub use schema::{Collision, CollisionRule, MigrationReport};
 pub use store::{SchemaKind, StoreKind};
 pub use vmail::Vmail;
 

@@ -3,8 +3,9 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::address;
-use crate::admin::{check_max_popbox, checked_forwarder, Domain, DomainAlias, Forwarder, Popbox};
+use crate::admin::{check_max_popbox, checked_forwarder};
 use crate::error::{Error, Result};
+use crate::rows::{Domain, DomainAlias, Forwarder, Popbox};
 use crate::store::{sql, Backend};
 use crate::vmail::Vmail;
 

@@ -1,8 +1,9 @@
 //! Address resolution with the seed's Exim semantics (legacy contract §2): exact forwarder, then
 //! popbox, then the `_default_` catch-all; a domain alias behaves as its target.
 
-use crate::address::{self, mbox_path, parse_remote_list};
+use crate::address::{self, parse_remote_list};
 use crate::error::{Error, Result};
+use crate::mailbox::{Mailbox, StoredMailbox};
 use crate::store::sql::{self, RouteRow};
 use crate::vmail::Vmail;
 
@@ -26,21 +27,6 @@ impl Rule {
             Rule::CatchAll => "catch-all",
         }
     }
-}
-
-/// A local mailbox: where to deliver, and as whom.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mailbox {
-    /// The real domain (an alias is replaced by its target), lower-case.
-    pub domain: String,
-    /// The popbox's local part, lower-case.
-    pub local_part: String,
-    /// The mbox file: `domain.path + "/" + popbox.mbox_name`, checked to stay inside the path.
-    pub path: String,
-    /// The domain's base path (`domain.path`).
-    pub domain_path: String,
-    /// The Unix user (name or numeric uid) that owns the mailbox; never root.
-    pub unix_user: String,
 }
 
 /// Where mail for an address goes.
@@ -76,7 +62,7 @@ impl Vmail {
     ///
     /// # Errors
     /// `NotFound` for a domain that is not local or a local part nothing answers for;
-    /// `InvalidInput` for a malformed address; `Internal` for stored data that would give an
+    /// `InvalidInput` for a malformed address; `UnsafeData` for stored data that would give an
     /// unsafe mailbox (a path escaping `domain.path`, no or a root `unix_user`); `Temporary`
     /// when the database is unreachable.
     pub fn resolve(&self, address: &str) -> Result<Resolution> {
@@ -109,12 +95,6 @@ impl Vmail {
     }
 }
 
-/// Bad values in the database are the site's fault, not the caller's: `Internal`, so that Exim
-/// and the POP3 server defer (nothing is delivered or opened) and the message names the row.
-pub(crate) fn unsafe_stored(e: Error) -> Error {
-    Error::internal(format!("unsafe data in the database: {e}"))
-}
-
 fn decide(route: RouteRow, local_part: String) -> Result<Resolution> {
     let forward = |remote: &str, rule| Resolution::Forward {
         domain: route.domain.clone(),
@@ -125,17 +105,14 @@ fn decide(route: RouteRow, local_part: String) -> Result<Resolution> {
     if let Some(remote) = &route.forwarder {
         return Ok(forward(remote, Rule::Forwarder));
     }
-    if let Some(mbox_name) = &route.mbox_name {
-        let mbox = (!mbox_name.is_empty()).then_some(mbox_name.as_str());
-        address::check_unix_user(route.unix_user.as_deref()).map_err(unsafe_stored)?;
-        let path = mbox_path(route.path.as_deref(), mbox).map_err(unsafe_stored)?;
-        return Ok(Resolution::Mailbox(Mailbox {
-            domain: route.domain.clone(),
-            local_part,
-            path,
-            domain_path: route.path.clone().unwrap_or_default(),
-            unix_user: route.unix_user.clone().unwrap_or_default(),
-        }));
+    if route.mbox_name.is_some() {
+        return Ok(Resolution::Mailbox(Mailbox::from_stored(&StoredMailbox {
+            domain: &route.domain,
+            local_part: &local_part,
+            domain_path: route.path.as_deref(),
+            unix_user: route.unix_user.as_deref(),
+            mbox_name: route.mbox_name.as_deref(),
+        })?));
     }
     if let Some(remote) = &route.catch_all {
         return Ok(forward(remote, Rule::CatchAll));

@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::store::{self, Backend, SchemaKind, Store, StoreKind};
+use crate::error::Result;
+use crate::store::{self, Backend, Store, StoreKind};
 
 /// A vmailsql handle: resolve, authenticate and administer through one database.
 ///
@@ -65,40 +65,6 @@ impl Vmail {
         self.lock().kind()
     }
 
-    /// Creates the tables: the recommended schema (full-length keys, indexes), or on MySQL the
-    /// seed's legacy schema on request. Refuses a database that already holds vmail tables.
-    ///
-    /// # Errors
-    /// `Conflict` when vmail tables already exist; `InvalidInput` for a legacy schema on SQLite.
-    pub fn create_schema_of(&self, kind: SchemaKind) -> Result<()> {
-        self.lock().read(|db| {
-            let existing = db.tables()?;
-            if !existing.is_empty() {
-                return Err(Error::conflict(format!(
-                    "database already holds vmail tables: {}",
-                    existing.join(", ")
-                )));
-            }
-            db.execute_script(store::schema_text(db.kind(), kind)?)
-        })
-    }
-
-    /// Creates the recommended schema (see [`Vmail::create_schema_of`]).
-    ///
-    /// # Errors
-    /// As [`Vmail::create_schema_of`].
-    pub fn create_schema(&self) -> Result<()> {
-        self.create_schema_of(SchemaKind::Recommended)
-    }
-
-    /// The names of the vmail tables present in the database.
-    ///
-    /// # Errors
-    /// `Temporary` when the database cannot be reached.
-    pub fn tables(&self) -> Result<Vec<String>> {
-        self.lock().read(|db| db.tables())
-    }
-
     /// The database's query plan for the resolution query, one line per table access
     /// (`table=… type=… key=…` on MySQL, SQLite's `EXPLAIN QUERY PLAN` lines otherwise). Lets
     /// tests and `vmailctl check` prove that every lookup uses an index.
@@ -107,12 +73,7 @@ impl Vmail {
     /// `Temporary` when the database cannot be reached.
     pub fn explain_resolve(&self, address: &str) -> Result<Vec<String>> {
         let (local, domain) = crate::address::split_address(address)?;
-        self.lock().read(|db| {
-            db.explain(
-                &store::sql::route_query(),
-                &store::sql::route_params(&domain, &local),
-            )
-        })
+        self.read(|db| store::sql::explain_route(db, &domain, &local))
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Store> {
@@ -127,5 +88,10 @@ impl Vmail {
 
     pub(crate) fn write<T>(&self, op: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
         self.lock().write(op)
+    }
+
+    /// Runs schema statements (DDL): once, never retried, outside a transaction.
+    pub(crate) fn ddl<T>(&self, op: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.lock().ddl(op)
     }
 }

@@ -168,10 +168,10 @@ fn unsafe_stored_data_is_refused(b: Backend) {
     );
     let v = &fx.vmail;
     for addr in ["evil@example.org", "abs@example.org", "nul@example.org"] {
-        assert_eq!(kind(v.resolve(addr)), ErrorKind::Internal, "{addr}");
+        assert_eq!(kind(v.resolve(addr)), ErrorKind::UnsafeData, "{addr}");
         assert_eq!(
             kind(v.authenticate(addr, "pw")),
-            ErrorKind::Internal,
+            ErrorKind::UnsafeData,
             "{addr}"
         );
     }
@@ -182,7 +182,7 @@ fn unsafe_stored_data_is_refused(b: Backend) {
         );
         assert_eq!(
             kind(v.resolve("alice@example.org")),
-            ErrorKind::Internal,
+            ErrorKind::UnsafeData,
             "{user:?}"
         );
     }
@@ -190,7 +190,7 @@ fn unsafe_stored_data_is_refused(b: Backend) {
         &fx,
         "UPDATE domain SET unix_user = NULL WHERE domain_name = 'example.org'",
     );
-    assert_eq!(kind(v.resolve("alice@example.org")), ErrorKind::Internal);
+    assert_eq!(kind(v.resolve("alice@example.org")), ErrorKind::UnsafeData);
 }
 
 fn hostile_addresses_never_reach_sql_errors(b: Backend) {

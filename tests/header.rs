@@ -1,8 +1,8 @@
 //! The committed C header must be exactly what cbindgen generates from `src/ffi/` now.
 //!
-//! build.rs writes the fresh header to `$OUT_DIR/vmailsql.h`. In CI (`CI` set) it never touches
-//! `include/vmailsql.h`, so a change to the C ABI committed without its regenerated header fails
-//! here. Fix: run `cargo build` outside CI and commit `include/vmailsql.h`.
+//! build.rs writes the fresh header to `$OUT_DIR/vmailsql.h` only; nothing but `make header`
+//! writes `include/vmailsql.h`. So on every machine, a change to the C ABI without its
+//! regenerated header, or a hand edit of the header, fails here.
 
 use std::path::Path;
 
@@ -35,8 +35,8 @@ fn committed_header_matches_a_fresh_generation() {
                 |i| i + 1,
             );
         panic!(
-            "include/vmailsql.h is stale (first difference at line {line}): run `cargo build` \
-             outside CI and commit the regenerated header"
+            "include/vmailsql.h is stale (first difference at line {line}): run `make header` \
+             and commit the regenerated include/vmailsql.h"
         );
     }
 }

@@ -11,7 +11,7 @@ export CARGO_TERM_COLOR=never
 
 stage_deps()  { tests/install-deps.sh; }
 stage_lint()  { cargo fmt --check && cargo clippy --all-targets --all-features -- -D warnings; }
-stage_rust()  { cargo build --release --lib && cargo test --all-features; }
+stage_rust()  { cargo build --release --lib && cargo test --all-features && tests/header-drift.sh; }
 stage_c()     { tests/c/run.sh; }
 stage_perl()  { tests/perl/run.sh; }
 stage_e2e()   { cargo build --release --all-features && python3 -m pytest -v tests/e2e; }

@@ -366,7 +366,7 @@ sub error_text {
         return 'The mail database is temporarily unavailable. Nothing was changed; '
             . 'please try again in a few minutes.';
     }
-    if ($kind eq 'internal' || $kind eq 'panic') {
+    if ($kind eq 'internal' || $kind eq 'unsafe_data' || $kind eq 'panic') {
         $self->log_line('internal error: ' . _message($err));
         return 'Something went wrong inside the control panel; nothing was changed. '
             . 'The details are in the web server\'s error log.';

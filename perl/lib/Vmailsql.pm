@@ -16,7 +16,7 @@ our $CATCH_ALL = '_default_';
 
 our @CODES = qw(VMAILSQL_OK VMAILSQL_NOT_FOUND VMAILSQL_AUTH_FAILED VMAILSQL_INVALID_INPUT
     VMAILSQL_CONFLICT VMAILSQL_LIMIT_EXCEEDED VMAILSQL_TEMPORARY VMAILSQL_INTERNAL
-    VMAILSQL_PANIC VMAILSQL_NULL_ARGUMENT);
+    VMAILSQL_PANIC VMAILSQL_NULL_ARGUMENT VMAILSQL_UNSAFE_DATA);
 our @EXPORT_OK   = (@CODES, qw(VMAILSQL_UNLIMITED VMAILSQL_KEEP $CATCH_ALL));
 our %EXPORT_TAGS = (codes => \@CODES, all => \@EXPORT_OK);
 
@@ -104,7 +104,7 @@ The method names are fixed by C<docs/perl-api.md>.
 =head2 Errors
 
 Every failure dies with a L<Vmailsql::Error>: C<< $@->kind >> is one of C<not_found
-auth_failed invalid_input conflict limit_exceeded temporary internal panic>,
+auth_failed invalid_input conflict limit_exceeded temporary internal unsafe_data panic>,
 C<< $@->message >> the library's message (never containing a password), C<< $@->code >> the
 C result code; it stringifies to the message, and C<< $@->is_temporary >> tells "database
 down, try again later" apart from everything else. Methods return normally only on success.
@@ -425,7 +425,8 @@ L<Vmailsql::Error>).
 Exportable (C<use Vmailsql qw(:codes)>): the result codes C<VMAILSQL_OK> (0),
 C<VMAILSQL_NOT_FOUND>, C<VMAILSQL_AUTH_FAILED>, C<VMAILSQL_INVALID_INPUT>,
 C<VMAILSQL_CONFLICT>, C<VMAILSQL_LIMIT_EXCEEDED>, C<VMAILSQL_TEMPORARY>,
-C<VMAILSQL_INTERNAL>, C<VMAILSQL_PANIC>, C<VMAILSQL_NULL_ARGUMENT> (9); also
+C<VMAILSQL_INTERNAL>, C<VMAILSQL_PANIC>, C<VMAILSQL_NULL_ARGUMENT> (9),
+C<VMAILSQL_UNSAFE_DATA> (10); also
 C<VMAILSQL_UNLIMITED> and C<VMAILSQL_KEEP> (the C ABI's C<max_popbox> markers, which the
 named-argument methods handle for you) and C<$CATCH_ALL>.
 

@@ -3,10 +3,10 @@
 
 use std::ffi::c_char;
 
-use super::out::{Arena, Owned};
+use super::out::{c_list, free, into_raw, library_owned, list, one, Arena, FromRow};
 use super::{
-    ffi_panic_boundary, handle_arg, opt_str_arg, out_arg, owned_string, quiet_boundary, str_arg,
-    vmailsql, vmailsql_result, write_out, Failure,
+    ffi_panic_boundary, handle_arg, opt_str_arg, owned_string, produce, produce_opt, str_arg,
+    vmailsql, vmailsql_result, Failure,
 };
 use crate::{Domain, DomainAlias, DomainChange, Forwarder, NewDomain, Popbox, SchemaKind};
 
@@ -125,65 +125,61 @@ pub struct vmailsql_string_list {
     pub items: *const *const c_char,
 }
 
-fn domain_of(arena: &mut Arena, d: &Domain) -> Result<vmailsql_domain, Failure> {
-    Ok(vmailsql_domain {
-        name: arena.str(&d.name)?,
-        unix_user: arena.opt(d.unix_user.as_deref())?,
-        password_hash: arena.opt(d.password_hash.as_deref())?,
-        path: arena.opt(d.path.as_deref())?,
-        max_popbox: d.max_popbox.unwrap_or(VMAILSQL_UNLIMITED),
-        has_max_popbox: d.max_popbox.is_some(),
-    })
+library_owned!(
+    vmailsql_domain => (),
+    vmailsql_popbox => (),
+    vmailsql_forwarder => (),
+    vmailsql_alias => (),
+    vmailsql_string_list => Vec<*const c_char>,
+);
+c_list!(
+    vmailsql_domain_list of vmailsql_domain,
+    vmailsql_popbox_list of vmailsql_popbox,
+    vmailsql_forwarder_list of vmailsql_forwarder,
+    vmailsql_alias_list of vmailsql_alias,
+);
+
+impl FromRow<Domain> for vmailsql_domain {
+    fn from_row(arena: &mut Arena, d: &Domain) -> Result<Self, Failure> {
+        Ok(vmailsql_domain {
+            name: arena.str(&d.name)?,
+            unix_user: arena.opt(d.unix_user.as_deref())?,
+            password_hash: arena.opt(d.password_hash.as_deref())?,
+            path: arena.opt(d.path.as_deref())?,
+            max_popbox: d.max_popbox.unwrap_or(VMAILSQL_UNLIMITED),
+            has_max_popbox: d.max_popbox.is_some(),
+        })
+    }
 }
 
-fn popbox_of(arena: &mut Arena, p: &Popbox) -> Result<vmailsql_popbox, Failure> {
-    Ok(vmailsql_popbox {
-        domain: arena.str(&p.domain)?,
-        local_part: arena.str(&p.local_part)?,
-        password_hash: arena.opt(p.password_hash.as_deref())?,
-        mbox_name: arena.opt(p.mbox_name.as_deref())?,
-    })
+impl FromRow<Popbox> for vmailsql_popbox {
+    fn from_row(arena: &mut Arena, p: &Popbox) -> Result<Self, Failure> {
+        Ok(vmailsql_popbox {
+            domain: arena.str(&p.domain)?,
+            local_part: arena.str(&p.local_part)?,
+            password_hash: arena.opt(p.password_hash.as_deref())?,
+            mbox_name: arena.opt(p.mbox_name.as_deref())?,
+        })
+    }
 }
 
-fn forwarder_of(arena: &mut Arena, f: &Forwarder) -> Result<vmailsql_forwarder, Failure> {
-    Ok(vmailsql_forwarder {
-        domain: arena.str(&f.domain)?,
-        local_part: arena.str(&f.local_part)?,
-        remote_name: arena.str(&f.remote_name)?,
-    })
+impl FromRow<Forwarder> for vmailsql_forwarder {
+    fn from_row(arena: &mut Arena, f: &Forwarder) -> Result<Self, Failure> {
+        Ok(vmailsql_forwarder {
+            domain: arena.str(&f.domain)?,
+            local_part: arena.str(&f.local_part)?,
+            remote_name: arena.str(&f.remote_name)?,
+        })
+    }
 }
 
-fn alias_of(arena: &mut Arena, a: &DomainAlias) -> Result<vmailsql_alias, Failure> {
-    Ok(vmailsql_alias {
-        alias: arena.str(&a.alias)?,
-        domain: arena.str(&a.domain)?,
-    })
-}
-
-/// One row for C, freed with `Owned::<T>::free`.
-fn one<R, T>(row: &R, conv: fn(&mut Arena, &R) -> Result<T, Failure>) -> Result<*mut T, Failure> {
-    let mut arena = Arena::default();
-    let public = conv(&mut arena, row)?;
-    Ok(Owned::into_raw(public, arena, ()))
-}
-
-/// A list for C, freed with `Owned::<L, Vec<T>>::free`.
-fn list<R, T, L>(
-    rows: &[R],
-    conv: fn(&mut Arena, &R) -> Result<T, Failure>,
-    make: fn(usize, *const T) -> L,
-) -> Result<*mut L, Failure> {
-    let mut arena = Arena::default();
-    let items = rows
-        .iter()
-        .map(|r| conv(&mut arena, r))
-        .collect::<Result<Vec<T>, _>>()?;
-    let ptr = if items.is_empty() {
-        std::ptr::null()
-    } else {
-        items.as_ptr()
-    };
-    Ok(Owned::into_raw(make(items.len(), ptr), arena, items))
+impl FromRow<DomainAlias> for vmailsql_alias {
+    fn from_row(arena: &mut Arena, a: &DomainAlias) -> Result<Self, Failure> {
+        Ok(vmailsql_alias {
+            alias: arena.str(&a.alias)?,
+            domain: arena.str(&a.domain)?,
+        })
+    }
 }
 
 /// A `max_popbox` argument: `VMAILSQL_UNLIMITED` or a limit from 0 up.
@@ -241,16 +237,16 @@ pub unsafe extern "C" fn vmailsql_tables(
     tables: *mut *mut vmailsql_string_list,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(tables, "tables")?;
         // SAFETY: per this function's contract.
-        let names = unsafe { handle_arg(handle)? }.tables()?;
-        let mut arena = Arena::default();
-        let array = arena.array(names.iter().map(String::as_str))?;
-        let public = vmailsql_string_list { count: names.len(), items: array.as_ptr() };
-        let made = Owned::into_raw(public, arena, array);
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(tables, made) };
-        Ok(())
+        unsafe {
+            produce(tables, "tables", || {
+                let names = handle_arg(handle)?.tables()?;
+                let mut arena = Arena::default();
+                let array = arena.array(names.iter().map(String::as_str))?;
+                let public = vmailsql_string_list { count: names.len(), items: array.as_ptr() };
+                Ok(into_raw(public, arena, array))
+            })
+        }
     }
 }
 
@@ -261,9 +257,7 @@ pub unsafe extern "C" fn vmailsql_tables(
 #[no_mangle]
 pub unsafe extern "C" fn vmailsql_string_list_free(list: *mut vmailsql_string_list) {
     // SAFETY: per this function's contract.
-    quiet_boundary((), || unsafe {
-        Owned::<vmailsql_string_list, Vec<*const c_char>>::free(list)
-    })
+    unsafe { free(list) }
 }
 
 // ---- domains ----
@@ -318,13 +312,13 @@ pub unsafe extern "C" fn vmailsql_get_domain(
     domain: *mut *mut vmailsql_domain,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(domain, "domain")?;
         // SAFETY: per this function's contract.
-        let (vmail, name) = unsafe { (handle_arg(handle)?, str_arg(name, "name")?) };
-        let made = one(&vmail.domain(name)?, domain_of)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(domain, made) };
-        Ok(())
+        unsafe {
+            produce(domain, "domain", || {
+                let (vmail, name) = (handle_arg(handle)?, str_arg(name, "name")?);
+                one(&vmail.domain(name)?)
+            })
+        }
     }
 }
 
@@ -335,7 +329,7 @@ pub unsafe extern "C" fn vmailsql_get_domain(
 #[no_mangle]
 pub unsafe extern "C" fn vmailsql_domain_free(domain: *mut vmailsql_domain) {
     // SAFETY: per this function's contract.
-    quiet_boundary((), || unsafe { Owned::<vmailsql_domain>::free(domain) })
+    unsafe { free(domain) }
 }
 
 /// All domains, by name. On success `*domains` receives a list to free with
@@ -349,13 +343,13 @@ pub unsafe extern "C" fn vmailsql_list_domains(
     domains: *mut *mut vmailsql_domain_list,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(domains, "domains")?;
         // SAFETY: per this function's contract.
-        let rows = unsafe { handle_arg(handle)? }.domains()?;
-        let made = list(&rows, domain_of, |count, items| vmailsql_domain_list { count, items })?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(domains, made) };
-        Ok(())
+        unsafe {
+            produce(domains, "domains", || {
+                let rows = handle_arg(handle)?.domains()?;
+                list(&rows)
+            })
+        }
     }
 }
 
@@ -366,9 +360,7 @@ pub unsafe extern "C" fn vmailsql_list_domains(
 #[no_mangle]
 pub unsafe extern "C" fn vmailsql_domain_list_free(list: *mut vmailsql_domain_list) {
     // SAFETY: per this function's contract.
-    quiet_boundary((), || unsafe {
-        Owned::<vmailsql_domain_list, Vec<vmailsql_domain>>::free(list)
-    })
+    unsafe { free(list) }
 }
 
 /// Changes a domain's path, owner or popbox limit: a NULL `path` or `unix_user` keeps the
@@ -531,15 +523,13 @@ pub unsafe extern "C" fn vmailsql_get_popbox(
     popbox: *mut *mut vmailsql_popbox,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(popbox, "popbox")?;
         // SAFETY: per this function's contract.
-        let (vmail, domain, local) = unsafe {
-            (handle_arg(handle)?, str_arg(domain, "domain")?, str_arg(local_part, "local_part")?)
-        };
-        let made = one(&vmail.popbox(domain, local)?, popbox_of)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(popbox, made) };
-        Ok(())
+        unsafe {
+            produce(popbox, "popbox", || {
+                let (vmail, domain, local) = (handle_arg(handle)?, str_arg(domain, "domain")?, str_arg(local_part, "local_part")?);
+                one(&vmail.popbox(domain, local)?)
+            })
+        }
     }
 }
 
@@ -550,7 +540,7 @@ pub unsafe extern "C" fn vmailsql_get_popbox(
 #[no_mangle]
 pub unsafe extern "C" fn vmailsql_popbox_free(popbox: *mut vmailsql_popbox) {
     // SAFETY: per this function's contract.
-    quiet_boundary((), || unsafe { Owned::<vmailsql_popbox>::free(popbox) })
+    unsafe { free(popbox) }
 }
 
 /// The popboxes of one domain (`domain` not NULL) or of all domains. On success `*popboxes`
@@ -566,14 +556,14 @@ pub unsafe extern "C" fn vmailsql_list_popboxes(
     popboxes: *mut *mut vmailsql_popbox_list,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(popboxes, "popboxes")?;
         // SAFETY: per this function's contract.
-        let (vmail, domain) = unsafe { (handle_arg(handle)?, opt_str_arg(domain, "domain")?) };
-        let rows = vmail.popboxes(domain)?;
-        let made = list(&rows, popbox_of, |count, items| vmailsql_popbox_list { count, items })?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(popboxes, made) };
-        Ok(())
+        unsafe {
+            produce(popboxes, "popboxes", || {
+                let (vmail, domain) = (handle_arg(handle)?, opt_str_arg(domain, "domain")?);
+                let rows = vmail.popboxes(domain)?;
+                list(&rows)
+            })
+        }
     }
 }
 
@@ -584,9 +574,7 @@ pub unsafe extern "C" fn vmailsql_list_popboxes(
 #[no_mangle]
 pub unsafe extern "C" fn vmailsql_popbox_list_free(list: *mut vmailsql_popbox_list) {
     // SAFETY: per this function's contract.
-    quiet_boundary((), || unsafe {
-        Owned::<vmailsql_popbox_list, Vec<vmailsql_popbox>>::free(list)
-    })
+    unsafe { free(list) }
 }
 
 /// Sets a popbox's password (hashed with the policy scheme), as an administrator. Returns
@@ -758,15 +746,13 @@ pub unsafe extern "C" fn vmailsql_get_forwarder(
     forwarder: *mut *mut vmailsql_forwarder,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(forwarder, "forwarder")?;
         // SAFETY: per this function's contract.
-        let (vmail, domain, local) = unsafe {
-            (handle_arg(handle)?, str_arg(domain, "domain")?, str_arg(local_part, "local_part")?)
-        };
-        let made = one(&vmail.forwarder(domain, local)?, forwarder_of)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(forwarder, made) };
-        Ok(())
+        unsafe {
+            produce(forwarder, "forwarder", || {
+                let (vmail, domain, local) = (handle_arg(handle)?, str_arg(domain, "domain")?, str_arg(local_part, "local_part")?);
+                one(&vmail.forwarder(domain, local)?)
+            })
+        }
     }
 }
 
@@ -777,9 +763,7 @@ pub unsafe extern "C" fn vmailsql_get_forwarder(
 #[no_mangle]
 pub unsafe extern "C" fn vmailsql_forwarder_free(forwarder: *mut vmailsql_forwarder) {
     // SAFETY: per this function's contract.
-    quiet_boundary((), || unsafe {
-        Owned::<vmailsql_forwarder>::free(forwarder)
-    })
+    unsafe { free(forwarder) }
 }
 
 /// The forwarders of one domain (`domain` not NULL) or of all domains. On success
@@ -795,14 +779,14 @@ pub unsafe extern "C" fn vmailsql_list_forwarders(
     forwarders: *mut *mut vmailsql_forwarder_list,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(forwarders, "forwarders")?;
         // SAFETY: per this function's contract.
-        let (vmail, domain) = unsafe { (handle_arg(handle)?, opt_str_arg(domain, "domain")?) };
-        let rows = vmail.forwarders(domain)?;
-        let made = list(&rows, forwarder_of, |count, items| vmailsql_forwarder_list { count, items })?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(forwarders, made) };
-        Ok(())
+        unsafe {
+            produce(forwarders, "forwarders", || {
+                let (vmail, domain) = (handle_arg(handle)?, opt_str_arg(domain, "domain")?);
+                let rows = vmail.forwarders(domain)?;
+                list(&rows)
+            })
+        }
     }
 }
 
@@ -813,9 +797,7 @@ pub unsafe extern "C" fn vmailsql_list_forwarders(
 #[no_mangle]
 pub unsafe extern "C" fn vmailsql_forwarder_list_free(list: *mut vmailsql_forwarder_list) {
     // SAFETY: per this function's contract.
-    quiet_boundary((), || unsafe {
-        Owned::<vmailsql_forwarder_list, Vec<vmailsql_forwarder>>::free(list)
-    })
+    unsafe { free(list) }
 }
 
 /// Deletes a forwarder (the catch-all is "_default_"). Returns `VMAILSQL_NOT_FOUND` when it
@@ -876,14 +858,14 @@ pub unsafe extern "C" fn vmailsql_list_aliases(
     aliases: *mut *mut vmailsql_alias_list,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(aliases, "aliases")?;
         // SAFETY: per this function's contract.
-        let (vmail, domain) = unsafe { (handle_arg(handle)?, opt_str_arg(domain, "domain")?) };
-        let rows = vmail.aliases(domain)?;
-        let made = list(&rows, alias_of, |count, items| vmailsql_alias_list { count, items })?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(aliases, made) };
-        Ok(())
+        unsafe {
+            produce(aliases, "aliases", || {
+                let (vmail, domain) = (handle_arg(handle)?, opt_str_arg(domain, "domain")?);
+                let rows = vmail.aliases(domain)?;
+                list(&rows)
+            })
+        }
     }
 }
 
@@ -894,9 +876,7 @@ pub unsafe extern "C" fn vmailsql_list_aliases(
 #[no_mangle]
 pub unsafe extern "C" fn vmailsql_alias_list_free(list: *mut vmailsql_alias_list) {
     // SAFETY: per this function's contract.
-    quiet_boundary((), || unsafe {
-        Owned::<vmailsql_alias_list, Vec<vmailsql_alias>>::free(list)
-    })
+    unsafe { free(list) }
 }
 
 /// Removes a domain alias. Returns `VMAILSQL_NOT_FOUND` when it does not exist.
@@ -932,13 +912,13 @@ pub unsafe extern "C" fn vmailsql_create_session(
     token: *mut *mut c_char,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(token, "token")?;
         // SAFETY: per this function's contract.
-        let (vmail, domain) = unsafe { (handle_arg(handle)?, str_arg(domain, "domain")?) };
-        let made = owned_string(vmail.create_session(domain)?)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(token, made) };
-        Ok(())
+        unsafe {
+            produce(token, "token", || {
+                let (vmail, domain) = (handle_arg(handle)?, str_arg(domain, "domain")?);
+                owned_string(vmail.create_session(domain)?)
+            })
+        }
     }
 }
 
@@ -994,7 +974,6 @@ pub unsafe extern "C" fn vmailsql_expire_sessions(
         // SAFETY: per this function's contract.
         let deleted = unsafe { handle_arg(handle)? }.expire_sessions()?;
         // SAFETY: NULL (skipped) or writable by contract.
-        unsafe { write_out(count, deleted) };
-        Ok(())
+        unsafe { produce_opt(count, || Ok(deleted)) }
     }
 }

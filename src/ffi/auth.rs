@@ -4,8 +4,8 @@ use std::ffi::c_char;
 
 use super::resolve::{mailbox_out, vmailsql_mailbox};
 use super::{
-    bytes_arg, ffi_panic_boundary, handle_arg, out_arg, owned_string, str_arg, vmailsql,
-    vmailsql_result, write_out,
+    bytes_arg, ffi_panic_boundary, handle_arg, out_arg, owned_string, produce, produce_opt,
+    str_arg, vmailsql, vmailsql_result, write_out,
 };
 
 /// Checks a POP3 login and its password, by tpop3d's rules: the login splits at the first
@@ -37,12 +37,8 @@ pub unsafe extern "C" fn vmailsql_authenticate(
             (handle_arg(handle)?, str_arg(login, "login")?, bytes_arg(password, "password")?)
         };
         let found = vmail.authenticate_bytes(login, password)?;
-        if !mailbox.is_null() {
-            let m = mailbox_out(&found)?;
-            // SAFETY: non-NULL, writable by contract.
-            unsafe { write_out(mailbox, m) };
-        }
-        Ok(())
+        // SAFETY: NULL (skipped) or writable by contract.
+        unsafe { produce_opt(mailbox, || mailbox_out(&found)) }
     }
 }
 
@@ -73,12 +69,8 @@ pub unsafe extern "C" fn vmailsql_authenticate_apop(
             )
         };
         let found = vmail.authenticate_apop(login, timestamp, digest)?;
-        if !mailbox.is_null() {
-            let m = mailbox_out(&found)?;
-            // SAFETY: non-NULL, writable by contract.
-            unsafe { write_out(mailbox, m) };
-        }
-        Ok(())
+        // SAFETY: NULL (skipped) or writable by contract.
+        unsafe { produce_opt(mailbox, || mailbox_out(&found)) }
     }
 }
 
@@ -139,13 +131,12 @@ pub unsafe extern "C" fn vmailsql_lookup_mailbox(
     mailbox: *mut *mut vmailsql_mailbox,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(mailbox, "mailbox")?;
         // SAFETY: per this function's contract.
-        let (vmail, login) = unsafe { (handle_arg(handle)?, str_arg(login, "login")?) };
-        let m = mailbox_out(&vmail.mailbox(login)?)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(mailbox, m) };
-        Ok(())
+        unsafe {
+            produce(mailbox, "mailbox", || {
+                mailbox_out(&handle_arg(handle)?.mailbox(str_arg(login, "login")?)?)
+            })
+        }
     }
 }
 

@@ -19,15 +19,17 @@ mod admin;
 mod auth;
 mod exim;
 mod out;
+
+pub(crate) use out::{owned_string, produce, produce_opt};
 mod password;
 mod resolve;
 
 /// The outcome of every call that can fail.
 ///
-/// The first codes map one to one onto the Rust `ErrorKind`; `VMAILSQL_PANIC` and
-/// `VMAILSQL_NULL_ARGUMENT` exist only in C. After any code but `VMAILSQL_OK`,
-/// `vmailsql_last_error()` describes what happened. New codes may be added in a minor release:
-/// treat an unknown code like `VMAILSQL_INTERNAL`.
+/// The codes of the Rust `ErrorKind`s carry the same numbers (`ErrorKind::code`, tested);
+/// `VMAILSQL_PANIC` and `VMAILSQL_NULL_ARGUMENT` exist only in C. After any code but
+/// `VMAILSQL_OK`, `vmailsql_last_error()` describes what happened. New codes may be added in a
+/// minor release, always with new numbers: treat an unknown code like `VMAILSQL_INTERNAL`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum vmailsql_result {
@@ -37,7 +39,7 @@ pub enum vmailsql_result {
     VMAILSQL_NOT_FOUND = 1,
     /// Wrong password, APOP digest or session token (unknown users look the same).
     VMAILSQL_AUTH_FAILED = 2,
-    /// Malformed input (including a string that is not UTF-8), or stored data unsafe to use.
+    /// The caller's input is malformed (including a string that is not UTF-8).
     VMAILSQL_INVALID_INPUT = 3,
     /// The change collides with an existing record.
     VMAILSQL_CONFLICT = 4,
@@ -52,29 +54,40 @@ pub enum vmailsql_result {
     VMAILSQL_PANIC = 8,
     /// A required pointer argument was NULL.
     VMAILSQL_NULL_ARGUMENT = 9,
+    /// Stored data is unsafe to use (a mailbox path escaping the domain's path, a root or empty
+    /// `unix_user`, a NUL byte in a value): the site must fix the row the message names; a
+    /// daemon defers.
+    VMAILSQL_UNSAFE_DATA = 10,
 }
 
 use vmailsql_result::*;
 
 impl vmailsql_result {
-    /// The code for a Rust error kind (one to one).
+    /// Every code, in numeric order.
+    const ALL: [vmailsql_result; 11] = [
+        VMAILSQL_OK,
+        VMAILSQL_NOT_FOUND,
+        VMAILSQL_AUTH_FAILED,
+        VMAILSQL_INVALID_INPUT,
+        VMAILSQL_CONFLICT,
+        VMAILSQL_LIMIT_EXCEEDED,
+        VMAILSQL_TEMPORARY,
+        VMAILSQL_INTERNAL,
+        VMAILSQL_PANIC,
+        VMAILSQL_NULL_ARGUMENT,
+        VMAILSQL_UNSAFE_DATA,
+    ];
+
+    /// The code for a Rust error kind: the one whose number `ErrorKind::code` gives.
     pub(crate) fn of_kind(kind: ErrorKind) -> vmailsql_result {
-        match kind {
-            ErrorKind::NotFound => VMAILSQL_NOT_FOUND,
-            ErrorKind::AuthFailed => VMAILSQL_AUTH_FAILED,
-            ErrorKind::InvalidInput => VMAILSQL_INVALID_INPUT,
-            ErrorKind::Conflict => VMAILSQL_CONFLICT,
-            ErrorKind::LimitExceeded => VMAILSQL_LIMIT_EXCEEDED,
-            ErrorKind::Temporary => VMAILSQL_TEMPORARY,
-            ErrorKind::Internal => VMAILSQL_INTERNAL,
-            // ErrorKind is non-exhaustive: a kind added later is an internal error here until
-            // it gets its own code.
-            #[allow(unreachable_patterns)]
-            _ => VMAILSQL_INTERNAL,
-        }
+        Self::ALL
+            .into_iter()
+            .find(|r| *r as i32 == kind.code())
+            .unwrap_or(VMAILSQL_INTERNAL)
     }
 
-    /// The static, NUL-terminated description of a code.
+    /// The static, NUL-terminated description of a code: the kind's name for the codes of
+    /// `ErrorKind`s.
     fn text(self) -> &'static CStr {
         match self {
             VMAILSQL_OK => c"ok",
@@ -87,6 +100,7 @@ impl vmailsql_result {
             VMAILSQL_INTERNAL => c"internal error",
             VMAILSQL_PANIC => c"panic in libvmailsql",
             VMAILSQL_NULL_ARGUMENT => c"NULL argument",
+            VMAILSQL_UNSAFE_DATA => c"unsafe stored data",
         }
     }
 }
@@ -253,16 +267,6 @@ pub(crate) unsafe fn write_out<T>(ptr: *mut T, value: T) {
     }
 }
 
-/// A library-owned C string for an out-parameter (freed with `vmailsql_string_free`).
-pub(crate) fn owned_string(value: String) -> Result<*mut c_char, Failure> {
-    CString::new(value).map(CString::into_raw).map_err(|_| {
-        Failure::new(
-            VMAILSQL_INVALID_INPUT,
-            "a returned value contains a NUL byte",
-        )
-    })
-}
-
 /// An open vmailsql handle: configuration plus one lazily opened database connection.
 ///
 /// Ownership: created by `vmailsql_open()` or `vmailsql_open_url()`, freed by
@@ -279,15 +283,20 @@ pub struct vmailsql {
     vmail: Vmail,
 }
 
+out::library_owned!(vmailsql => ());
+
 /// The handle behind a pointer argument.
 ///
 /// # Safety
 /// `ptr` is NULL or a live handle from `vmailsql_open*`.
 pub(crate) unsafe fn handle_arg<'a>(ptr: *const vmailsql) -> Result<&'a Vmail, Failure> {
     // SAFETY: a live handle by the caller's contract.
-    unsafe { ptr.as_ref() }
-        .map(|h| &h.vmail)
-        .ok_or_else(|| Failure::new(VMAILSQL_NULL_ARGUMENT, "handle is NULL"))
+    unsafe { out::borrow(ptr, "handle") }.map(|h| &h.vmail)
+}
+
+/// A new handle for C, freed with `vmailsql_free()`.
+fn new_handle(vmail: Vmail) -> *mut vmailsql {
+    out::into_raw(vmailsql { vmail }, out::Arena::default(), ())
 }
 
 /// Opens a handle from a configuration file.
@@ -307,13 +316,13 @@ pub unsafe extern "C" fn vmailsql_open(
     out: *mut *mut vmailsql,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(out, "out")?;
         // SAFETY: per this function's contract.
-        let path = unsafe { opt_str_arg(config_path, "config_path") }?;
-        let vmail = Vmail::open_config(path.map(Path::new))?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(Box::new(vmailsql { vmail }))) };
-        Ok(())
+        unsafe {
+            produce(out, "out", || {
+                let path = opt_str_arg(config_path, "config_path")?;
+                Ok(new_handle(Vmail::open_config(path.map(Path::new))?))
+            })
+        }
     }
 }
 
@@ -331,13 +340,8 @@ pub unsafe extern "C" fn vmailsql_open_url(
     out: *mut *mut vmailsql,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(out, "out")?;
         // SAFETY: per this function's contract.
-        let url = unsafe { str_arg(url, "url") }?;
-        let vmail = Vmail::open_url(url)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, Box::into_raw(Box::new(vmailsql { vmail }))) };
-        Ok(())
+        unsafe { produce(out, "out", || Ok(new_handle(Vmail::open_url(str_arg(url, "url")?)?))) }
     }
 }
 
@@ -350,12 +354,8 @@ pub unsafe extern "C" fn vmailsql_open_url(
 /// using it.
 #[no_mangle]
 pub unsafe extern "C" fn vmailsql_free(handle: *mut vmailsql) {
-    quiet_boundary((), || {
-        if !handle.is_null() {
-            // SAFETY: a handle from Box::into_raw, freed once, by the caller's contract.
-            drop(unsafe { Box::from_raw(handle) });
-        }
-    })
+    // SAFETY: per this function's contract.
+    unsafe { out::free(handle) }
 }
 
 /// Frees a string returned by the library (a password hash, a cleartext, a token, a domain
@@ -405,19 +405,8 @@ pub extern "C" fn vmailsql_last_error() -> *const c_char {
 /// "unknown result code" for a value that is not one. Never free it.
 #[no_mangle]
 pub extern "C" fn vmailsql_result_str(code: c_int) -> *const c_char {
-    const ALL: [vmailsql_result; 10] = [
-        VMAILSQL_OK,
-        VMAILSQL_NOT_FOUND,
-        VMAILSQL_AUTH_FAILED,
-        VMAILSQL_INVALID_INPUT,
-        VMAILSQL_CONFLICT,
-        VMAILSQL_LIMIT_EXCEEDED,
-        VMAILSQL_TEMPORARY,
-        VMAILSQL_INTERNAL,
-        VMAILSQL_PANIC,
-        VMAILSQL_NULL_ARGUMENT,
-    ];
-    ALL.iter()
+    vmailsql_result::ALL
+        .iter()
         .find(|r| **r as c_int == code)
         .map_or(c"unknown result code", |r| r.text())
         .as_ptr()
@@ -440,27 +429,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_error_kind_has_its_own_code() {
-        let kinds = [
-            ErrorKind::NotFound,
-            ErrorKind::AuthFailed,
-            ErrorKind::InvalidInput,
-            ErrorKind::Conflict,
-            ErrorKind::LimitExceeded,
-            ErrorKind::Temporary,
-            ErrorKind::Internal,
-        ];
-        let codes: std::collections::HashSet<_> = kinds
-            .iter()
-            .map(|k| vmailsql_result::of_kind(*k) as i32)
-            .collect();
-        assert_eq!(codes.len(), kinds.len());
-        assert!(!codes.contains(&(VMAILSQL_OK as i32)));
-        for kind in kinds {
+    fn every_error_kind_has_its_own_code_with_its_number_and_name() {
+        let mut seen = std::collections::HashSet::new();
+        for &kind in ErrorKind::ALL {
+            let code = vmailsql_result::of_kind(kind);
+            assert_eq!(code as i32, kind.code(), "{kind:?}");
+            assert!(seen.insert(code as i32), "{kind:?} shares its code");
+            assert_ne!(code, VMAILSQL_OK);
             // The C text of a kind's code is the Rust name of the kind.
-            let text = vmailsql_result::of_kind(kind).text().to_str().unwrap();
-            assert_eq!(text, kind.as_str());
+            assert_eq!(code.text().to_str().unwrap(), kind.as_str());
         }
+        // Every C code is a kind's, or one of the two that exist only in C.
+        for code in vmailsql_result::ALL {
+            let of_a_kind = ErrorKind::ALL.iter().any(|k| k.code() == code as i32);
+            assert!(
+                of_a_kind || matches!(code, VMAILSQL_OK | VMAILSQL_PANIC | VMAILSQL_NULL_ARGUMENT),
+                "{code:?} has no ErrorKind"
+            );
+        }
+        assert!(vmailsql_result::ALL
+            .windows(2)
+            .all(|w| w[0] as i32 + 1 == w[1] as i32));
     }
 
     #[test]

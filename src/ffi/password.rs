@@ -4,7 +4,7 @@ use std::ffi::{c_char, CStr, CString};
 use std::sync::Mutex;
 
 use super::{
-    bytes_arg, ffi_panic_boundary, handle_arg, opt_str_arg, out_arg, owned_string, str_arg,
+    bytes_arg, ffi_panic_boundary, handle_arg, opt_str_arg, owned_string, produce, str_arg,
     vmailsql, vmailsql_result, write_out, Failure,
 };
 use crate::password::{self, Scheme};
@@ -23,13 +23,12 @@ pub unsafe extern "C" fn vmailsql_hash_password(
     hash: *mut *mut c_char,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(hash, "hash")?;
         // SAFETY: per this function's contract.
-        let (vmail, password) = unsafe { (handle_arg(handle)?, str_arg(password, "password")?) };
-        let made = owned_string(vmail.hash_password(password)?)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(hash, made) };
-        Ok(())
+        unsafe {
+            produce(hash, "hash", || {
+                owned_string(handle_arg(handle)?.hash_password(str_arg(password, "password")?)?)
+            })
+        }
     }
 }
 
@@ -51,15 +50,14 @@ pub unsafe extern "C" fn vmailsql_password_hash(
     hash: *mut *mut c_char,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(hash, "hash")?;
         // SAFETY: per this function's contract.
-        let (scheme, password) =
-            unsafe { (opt_str_arg(scheme, "scheme")?, str_arg(password, "password")?) };
-        let scheme = scheme.map_or(Ok(Scheme::default()), Scheme::parse)?;
-        let made = owned_string(password::hash(scheme, password)?)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(hash, made) };
-        Ok(())
+        unsafe {
+            produce(hash, "hash", || {
+                let (scheme, password) = (opt_str_arg(scheme, "scheme")?, str_arg(password, "password")?);
+                let scheme = scheme.map_or(Ok(Scheme::default()), Scheme::parse)?;
+                owned_string(password::hash(scheme, password)?)
+            })
+        }
     }
 }
 

@@ -2,10 +2,10 @@
 
 use std::ffi::c_char;
 
-use super::out::{Arena, Owned};
+use super::out::{free, into_raw, library_owned, Arena};
 use super::{
-    ffi_panic_boundary, handle_arg, out_arg, owned_string, str_arg, vmailsql, vmailsql_result,
-    write_out, Failure,
+    ffi_panic_boundary, handle_arg, owned_string, produce, produce_opt, str_arg, vmailsql,
+    vmailsql_result, Failure,
 };
 use crate::{Mailbox, Resolution, Rule};
 
@@ -69,6 +69,11 @@ pub struct vmailsql_resolution {
     pub unix_user: *const c_char,
 }
 
+library_owned!(
+    vmailsql_mailbox => (),
+    vmailsql_resolution => Vec<*const c_char>,
+);
+
 /// A mailbox for C, freed with `vmailsql_mailbox_free`.
 pub(crate) fn mailbox_out(m: &Mailbox) -> Result<*mut vmailsql_mailbox, Failure> {
     let mut arena = Arena::default();
@@ -79,10 +84,8 @@ pub(crate) fn mailbox_out(m: &Mailbox) -> Result<*mut vmailsql_mailbox, Failure>
         domain_path: arena.str(&m.domain_path)?,
         unix_user: arena.str(&m.unix_user)?,
     };
-    Ok(Owned::into_raw(public, arena, ()))
+    Ok(into_raw(public, arena, ()))
 }
-
-type ResolutionOwned = Owned<vmailsql_resolution, Vec<*const c_char>>;
 
 fn resolution_out(r: &Resolution) -> Result<*mut vmailsql_resolution, Failure> {
     let mut arena = Arena::default();
@@ -109,7 +112,7 @@ fn resolution_out(r: &Resolution) -> Result<*mut vmailsql_resolution, Failure> {
                 domain_path: std::ptr::null(),
                 unix_user: std::ptr::null(),
             };
-            return Ok(ResolutionOwned::into_raw(public, arena, array));
+            return Ok(into_raw(public, arena, array));
         }
         Resolution::Mailbox(m) => vmailsql_resolution {
             rule,
@@ -127,7 +130,7 @@ fn resolution_out(r: &Resolution) -> Result<*mut vmailsql_resolution, Failure> {
         targets: array.as_ptr(),
         ..public
     };
-    Ok(ResolutionOwned::into_raw(public, arena, array))
+    Ok(into_raw(public, arena, array))
 }
 
 /// Resolves an address (`local@domain`, split at the last `@`) exactly as the seed's Exim
@@ -148,13 +151,13 @@ pub unsafe extern "C" fn vmailsql_resolve(
     out: *mut *mut vmailsql_resolution,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(out, "out")?;
         // SAFETY: per this function's contract.
-        let (vmail, address) = unsafe { (handle_arg(handle)?, str_arg(address, "address")?) };
-        let resolution = resolution_out(&vmail.resolve(address)?)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, resolution) };
-        Ok(())
+        unsafe {
+            produce(out, "out", || {
+                let (vmail, address) = (handle_arg(handle)?, str_arg(address, "address")?);
+                resolution_out(&vmail.resolve(address)?)
+            })
+        }
     }
 }
 
@@ -172,15 +175,13 @@ pub unsafe extern "C" fn vmailsql_resolve_parts(
     out: *mut *mut vmailsql_resolution,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(out, "out")?;
         // SAFETY: per this function's contract.
-        let (vmail, local, domain) = unsafe {
-            (handle_arg(handle)?, str_arg(local_part, "local_part")?, str_arg(domain, "domain")?)
-        };
-        let resolution = resolution_out(&vmail.resolve_parts(local, domain)?)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(out, resolution) };
-        Ok(())
+        unsafe {
+            produce(out, "out", || {
+                let (vmail, local, domain) = (handle_arg(handle)?, str_arg(local_part, "local_part")?, str_arg(domain, "domain")?);
+                resolution_out(&vmail.resolve_parts(local, domain)?)
+            })
+        }
     }
 }
 
@@ -191,7 +192,7 @@ pub unsafe extern "C" fn vmailsql_resolve_parts(
 #[no_mangle]
 pub unsafe extern "C" fn vmailsql_resolution_free(resolution: *mut vmailsql_resolution) {
     // SAFETY: per this function's contract.
-    super::quiet_boundary((), || unsafe { ResolutionOwned::free(resolution) })
+    unsafe { free(resolution) }
 }
 
 /// Frees a mailbox. `vmailsql_mailbox_free(NULL)` does nothing.
@@ -201,7 +202,7 @@ pub unsafe extern "C" fn vmailsql_resolution_free(resolution: *mut vmailsql_reso
 #[no_mangle]
 pub unsafe extern "C" fn vmailsql_mailbox_free(mailbox: *mut vmailsql_mailbox) {
     // SAFETY: per this function's contract.
-    super::quiet_boundary((), || unsafe { Owned::<vmailsql_mailbox>::free(mailbox) })
+    unsafe { free(mailbox) }
 }
 
 /// Tests whether a domain is local (a domain, or an alias of one).
@@ -225,11 +226,7 @@ pub unsafe extern "C" fn vmailsql_local_domain(
         // SAFETY: per this function's contract.
         let (vmail, domain) = unsafe { (handle_arg(handle)?, str_arg(domain, "domain")?) };
         let real = vmail.local_domain(domain)?;
-        if !real_domain.is_null() {
-            let real = owned_string(real)?;
-            // SAFETY: non-NULL, writable by contract.
-            unsafe { write_out(real_domain, real) };
-        }
-        Ok(())
+        // SAFETY: NULL (skipped) or writable by contract.
+        unsafe { produce_opt(real_domain, || owned_string(real)) }
     }
 }

@@ -8,7 +8,6 @@
 //! `fork()` abandons the parent's connection without closing it (closing would send a QUIT on a
 //! socket the parent still uses) and opens its own.
 
-pub(crate) mod migrate;
 mod mysql;
 pub(crate) mod sql;
 mod sqlite;
@@ -216,6 +215,19 @@ impl Store {
             }
             other => other,
         }
+    }
+
+    /// Runs schema statements once on the live connection: no transaction (MySQL commits DDL
+    /// implicitly anyway) and no retry (a statement whose fate is unknown is not run twice).
+    pub(crate) fn ddl<T>(&mut self, op: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        let result = op(self.conn()?);
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind() == ErrorKind::Temporary)
+        {
+            self.conn = None;
+        }
+        result
     }
 
     /// Runs `op` in one transaction: all of it commits, or none of it does.

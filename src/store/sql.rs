@@ -5,8 +5,8 @@
 //! normalised (lower-cased) by the caller.
 
 use super::{Backend, Row, Value};
-use crate::admin::{Domain, DomainAlias, Forwarder, Popbox, CATCH_ALL};
 use crate::error::{Error, Result};
+use crate::rows::{Domain, DomainAlias, Forwarder, Popbox, CATCH_ALL};
 
 /// What one resolution query returns for a local domain.
 #[derive(Debug, Default)]
@@ -33,7 +33,7 @@ fn route_columns(dom: &str) -> String {
 
 /// One round trip: the domain (directly or through an alias) with the forwarder, popbox and
 /// catch-all that could answer for `local_part`.
-pub(crate) fn route_query() -> String {
+fn route_query() -> String {
     format!(
         "SELECT d.domain_name, d.path, d.unix_user, {}, 0 FROM domain d WHERE d.domain_name = ? \
          UNION ALL \
@@ -44,9 +44,18 @@ pub(crate) fn route_query() -> String {
     )
 }
 
-pub(crate) fn route_params(domain: &str, local_part: &str) -> Vec<Value> {
+fn route_params(domain: &str, local_part: &str) -> Vec<Value> {
     let (d, l) = (Value::from(domain), Value::from(local_part));
     vec![l.clone(), l.clone(), d.clone(), l.clone(), l, d]
+}
+
+/// The database's plan for the resolution query of `local_part@domain`.
+pub(crate) fn explain_route(
+    db: &mut dyn Backend,
+    domain: &str,
+    local_part: &str,
+) -> Result<Vec<String>> {
+    db.explain(&route_query(), &route_params(domain, local_part))
 }
 
 pub(crate) fn route(

@@ -5,23 +5,20 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use vmailsql::password::Scheme;
 
-/// Shown at the end of `vmailctl --help`; kept in step with `exit.rs` and docs/vmailctl.md.
-const EXIT_CODES: &str = "\
-Exit status:
-   0  success (resolve: every address delivers or forwards; check: no problems)
-   1  not found, rejected (wrong password, unknown address), or check found problems
-   2  usage error or invalid input (also unsafe data in the database)
-   3  conflict (already exists, still in use) or a limit such as max_popbox
-  70  internal error (a bug, or an unexpected answer from the database)
-  75  temporarily unavailable (database down or busy): try again later
-
+/// Shown at the end of `vmailctl --help`, after the exit statuses of `exit.rs`.
+const ERRORS_AND_PASSWORDS: &str = "\
 Errors are one line on stderr, `vmailctl: <message>`; with --json, also a JSON object
 {\"error\": {...}} on stdout. Passwords are never taken from the command line: they are
 prompted for (no echo) or read from standard input with --password-stdin.";
 
 /// Administer a vmailsql (vmail-sql) virtual-mail database.
 #[derive(Debug, Parser)]
-#[command(name = "vmailctl", version, after_help = EXIT_CODES, propagate_version = true)]
+#[command(
+    name = "vmailctl",
+    version,
+    after_help = crate::exit::help_text() + "\n" + ERRORS_AND_PASSWORDS,
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -15,10 +15,33 @@ pub const NOT_FOUND: u8 = 1;
 pub const USAGE: u8 = 2;
 /// Conflict with existing data, or a limit.
 pub const CONFLICT: u8 = 3;
+/// Unsafe data found in the database: a row the daemons refuse to use (EX_DATAERR).
+pub const UNSAFE_DATA: u8 = 65;
 /// A bug or an unexpected database answer (EX_SOFTWARE).
 pub const INTERNAL: u8 = 70;
 /// Database down or busy: try again later (EX_TEMPFAIL).
 pub const TEMPFAIL: u8 = 75;
+
+/// Every exit status and what it means: the one table `vmailctl --help` prints and
+/// docs/vmailctl.md carries (a test compares them).
+pub const STATUSES: [(u8, &str); 7] = [
+    (OK, "success; `resolve`: every address is delivered or forwarded; `check`: no problems"),
+    (NOT_FOUND, "not found; rejected (wrong password, unknown address, domain not local); `check` found problems"),
+    (USAGE, "usage error or invalid input (a bad name, path, user, hash, file line)"),
+    (CONFLICT, "conflict (already exists, still in use, name collisions refusing a migration) or a limit (`max_popbox`)"),
+    (UNSAFE_DATA, "unsafe data in the database (EX_DATAERR): a row the daemons refuse to use, named in the message"),
+    (INTERNAL, "internal error (EX_SOFTWARE): a bug or an unexpected database answer"),
+    (TEMPFAIL, "temporarily unavailable (EX_TEMPFAIL): the database is down or busy; try again later"),
+];
+
+/// The exit-status part of `vmailctl --help`, from [`STATUSES`].
+pub fn help_text() -> String {
+    let mut text = String::from("Exit status:\n");
+    for (code, meaning) in STATUSES {
+        text += &format!("  {code:>2}  {}\n", meaning.replace('`', ""));
+    }
+    text
+}
 
 /// The exit status for a library error kind.
 pub fn for_kind(kind: ErrorKind) -> u8 {
@@ -27,6 +50,7 @@ pub fn for_kind(kind: ErrorKind) -> u8 {
         ErrorKind::InvalidInput => USAGE,
         ErrorKind::Conflict | ErrorKind::LimitExceeded => CONFLICT,
         ErrorKind::Temporary => TEMPFAIL,
+        ErrorKind::UnsafeData => UNSAFE_DATA,
         _ => INTERNAL,
     }
 }
@@ -40,7 +64,8 @@ pub fn severity(code: u8) -> u8 {
         USAGE => 2,
         CONFLICT => 3,
         TEMPFAIL => 4,
-        _ => 5,
+        UNSAFE_DATA => 5,
+        _ => 6,
     }
 }
 
@@ -126,6 +151,37 @@ mod tests {
         assert_eq!(for_kind(ErrorKind::LimitExceeded), 3);
         assert_eq!(for_kind(ErrorKind::Temporary), 75);
         assert_eq!(for_kind(ErrorKind::Internal), 70);
+        assert_eq!(for_kind(ErrorKind::UnsafeData), 65);
+    }
+
+    #[test]
+    fn every_kind_has_a_documented_status() {
+        for &kind in ErrorKind::ALL {
+            let code = for_kind(kind);
+            assert!(STATUSES.iter().any(|(c, _)| *c == code), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn the_manual_lists_exactly_the_statuses() {
+        let manual = include_str!("../../../docs/vmailctl.md");
+        let section = manual
+            .split("## Exit status")
+            .nth(1)
+            .expect("an Exit status section");
+        let section = section.split("\n## ").next().unwrap_or(section);
+        let rows: Vec<&str> = section
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| status"))
+            .collect();
+        let expected: Vec<String> = STATUSES
+            .iter()
+            .map(|(c, m)| format!("| {c} | {m} |"))
+            .collect();
+        assert_eq!(
+            rows, expected,
+            "docs/vmailctl.md's exit status table differs from exit.rs STATUSES"
+        );
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! The copy goes into new tables, and one atomic `RENAME TABLE` swaps them in, keeping the old
 //! tables as `legacy_*`: a failure at any step leaves the site on its legacy tables, working.
 
-use super::{mysql, Backend, SchemaKind, StoreKind, Value};
 use crate::error::{Error, Result};
+use crate::store::{schema_text, Backend, SchemaKind, StoreKind, Value};
 
 const TABLES: [&str; 5] = [
     "domain",
@@ -54,7 +54,7 @@ pub(crate) fn to_recommended(db: &mut dyn Backend) -> Result<()> {
     for table in TABLES {
         db.execute_script(&format!("DROP TABLE IF EXISTS vmailsql_new_{table}"))?;
     }
-    let mut schema = mysql::SCHEMA.to_string();
+    let mut schema = schema_text(StoreKind::Mysql, SchemaKind::Recommended)?.to_string();
     for table in TABLES {
         schema = schema.replace(
             &format!("CREATE TABLE {table} ("),

@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use super::legacy;
 use crate::error::{Error, Result};
-use crate::store::{migrate, SchemaKind};
+use crate::store::SchemaKind;
 use crate::vmail::Vmail;
 
 /// Rows that share one key once names are compared the way a schema would compare them.
@@ -66,7 +67,7 @@ impl Vmail {
     /// # Errors
     /// `Temporary` when the database is unreachable.
     pub fn schema_kind(&self) -> Result<Option<SchemaKind>> {
-        self.read(migrate::schema_kind)
+        self.read(legacy::schema_kind)
     }
 
     /// Rows that collide once lower-cased, and popboxes or forwarders that collide under the
@@ -136,8 +137,8 @@ impl Vmail {
         };
         let applied = found == Some(SchemaKind::Legacy) && collisions.is_empty() && !dry_run;
         if applied {
-            self.read(|db| {
-                migrate::to_recommended(db).map_err(|e| {
+            self.ddl(|db| {
+                legacy::to_recommended(db).map_err(|e| {
                     Error::new(
                         e.kind(),
                         format!("migration failed, legacy tables unchanged: {e}"),

@@ -12,7 +12,7 @@ impl Vmail {
     /// # Errors
     /// `InvalidInput` for a legacy schema on SQLite; `Temporary` when the database is unreachable.
     pub fn create_missing_tables(&self, kind: SchemaKind) -> Result<Vec<String>> {
-        self.lock().read(|db| {
+        self.ddl(|db| {
             let existing = db.tables()?;
             let mut created = Vec::new();
             for statement in store::split_script(store::schema_text(db.kind(), kind)?) {
@@ -80,7 +80,7 @@ mod tests {
             (store::StoreKind::Sqlite, SchemaKind::Recommended),
         ] {
             let mut tables: Vec<String> =
-                store::split_script(store::schema_text(store, kind).unwrap())
+                super::store::split_script(store::schema_text(store, kind).unwrap())
                     .iter()
                     .filter_map(|s| table_of(s))
                     .collect();
