@@ -3,6 +3,8 @@ long-lived helpers (as tpop3d keeps its auth-other program and its Perl interpre
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,10 +31,16 @@ def build(work):
 @pytest.fixture(scope="session")
 def mariadb(work):
     # A short path: Unix socket paths are limited to about 100 bytes.
-    db = MariaDB(Path(tempfile.mkdtemp(prefix="vmt-", dir="/tmp")))
+    base = Path(tempfile.mkdtemp(prefix="vmt-", dir="/tmp"))
+    # mariadb-install-db and mariadbd put temporary tables in $TMPDIR; a private one keeps
+    # them from colliding with other servers started at the same time.
+    (base / "tmp").mkdir()
+    os.environ["TMPDIR"] = str(base / "tmp")
+    db = MariaDB(base / "db")
     db.start()
     yield db
     db.stop()
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -97,11 +97,13 @@ class Peer:
         return decode(self.read_reply())
 
     def close(self, timeout: float = 120) -> int:
+        """Closes the helper's stdin (EOF), keeps what it still wrote in buf, returns its exit
+        status."""
         self.proc.stdin.close()
-        try:
-            return self.proc.wait(timeout=timeout)
-        finally:
-            self.proc.stdout.close()
+        status = self.proc.wait(timeout=timeout)
+        self.buf += self.proc.stdout.read()
+        self.proc.stdout.close()
+        return status
 
     def stderr_text(self) -> str:
         if self.proc.poll() is None:
