@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
+import re
 import select
 import sqlite3
 import subprocess
@@ -96,6 +97,10 @@ class Peer:
         self.send(encode(pairs), **send_args)
         return decode(self.read_reply())
 
+    def ask_raw(self, data: bytes) -> bytes:
+        self.send(data)
+        return self.read_reply()
+
     def close(self, timeout: float = 120) -> int:
         """Closes the helper's stdin (EOF), keeps what it still wrote in buf, returns its exit
         status."""
@@ -150,6 +155,7 @@ class Build:
     perl_host: Path
     perl_inc: list[str]  # -I paths of the built Vmailsql module
     tpop3d_pl: Path
+    stage: Path  # DESTDIR of the staged make install (PREFIX=/usr/local)
 
 
 def build_all(work: Path) -> Build:
@@ -177,22 +183,50 @@ def build_all(work: Path) -> Build:
          *flags])
     return Build(helper=helper, libdir=stage / "usr/local/lib", perl_host=host,
                  perl_inc=[str(perl_dir / "blib/lib"), str(perl_dir / "blib/arch")],
-                 tpop3d_pl=perl_dir / "tpop3d.pl")
+                 tpop3d_pl=perl_dir / "tpop3d.pl", stage=stage)
 
 
-def auth_other(build: Build, config: Path | None, wrapper: list[str] | None = None) -> Peer:
-    argv = [*(wrapper or []), str(build.helper)]
-    if config is not None:
-        argv += ["--config", str(config)]
-    return Peer(argv, env={"LD_LIBRARY_PATH": str(build.libdir)})
+DOC = REPO / "docs" / "tpop3d.md"
+INSTALLED_HELPER = "/usr/local/libexec/vmailsql/tpop3d-auth-other"  # make install PREFIX=/usr/local
+
+
+def conf_fragment(doc: Path, route: str) -> dict[str, str]:
+    """The tpop3d.conf lines of a route as a page shows them (a ```text block whose first
+    line is "# tpop3d.conf: <route>"), so that the tests run what the documentation says."""
+    blocks = re.findall(r"```text\n# tpop3d\.conf: (\S+)\n(.*?)```", doc.read_text(), re.S)
+    found = [body for name, body in blocks if name == route]
+    assert len(found) == 1, f"{doc}: {len(found)} tpop3d.conf blocks for {route}"
+    conf = {}
+    for line in found[0].splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, _, value = line.partition(":")
+            conf[key.strip()] = value.strip()
+    assert conf.get("auth-mysql-enable") == "false", f"{doc} {route}: auth-mysql stays on"
+    assert conf.get(f"{route}-enable") == "true", f"{doc}: {route} not enabled"
+    return conf
+
+
+def auth_other(build: Build, config: Path, wrapper: list[str] | None = None) -> Peer:
+    """The installed helper, started as docs/tpop3d.md's auth-other-program line says, with
+    the test's configuration file in place of /etc/vmailsql.conf."""
+    argv = conf_fragment(DOC, "auth-other")["auth-other-program"].split()
+    assert argv[0] == INSTALLED_HELPER, argv
+    argv = [str(build.helper)] + [str(config) if a == "/etc/vmailsql.conf" else a
+                                  for a in argv[1:]]
+    assert str(config) in argv, f"the documented program line names no configuration: {argv}"
+    return Peer([*(wrapper or []), *argv], env={"LD_LIBRARY_PATH": str(build.libdir)})
 
 
 def auth_perl(build: Build, config: Path) -> Peer:
-    """perl_host with the ready tpop3d.pl, as tpop3d.conf would configure it."""
-    start = f"do '{build.tpop3d_pl}' or die($@ || $!);"
+    """perl_host configured with docs/tpop3d.md's auth-perl lines, the start file being the
+    ready perl/tpop3d.pl (which reads $VMAILSQL_CONFIG)."""
+    conf = conf_fragment(DOC, "auth-perl")
+    start = conf["auth-perl-start"]
+    assert "/etc/tpop3d/vmailsql.pl" in start, start
+    start = start.replace("/etc/tpop3d/vmailsql.pl", str(build.tpop3d_pl))
     return Peer(
-        [str(build.perl_host), start, "Vmailsql::Tpop3d::pass", "Vmailsql::Tpop3d::apop",
-         "Vmailsql::Tpop3d::onlogin"],
+        [str(build.perl_host), start, conf["auth-perl-pass"], conf["auth-perl-apop"],
+         conf["auth-perl-onlogin"]],
         env={"PERL5LIB": ":".join(build.perl_inc), "VMAILSQL_CONFIG": str(config)},
     )
 
