@@ -4,7 +4,7 @@
 #   - auth-other: the helper as `make install` installs it (DESTDIR staging), driven over its
 #     stdin/stdout in tpop3d's key\0value\0 framing: fragmented writes, the 4096-byte limit,
 #     hostile requests, and 10,000 requests under valgrind;
-#   - auth-perl: perl_host.c embeds Perl as tpop3d does, loads perl/tpop3d.pl from
+#   - auth-perl: perl_host.c embeds Perl as tpop3d does, loads perl/tpop3d/tpop3d.pl from
 #     auth-perl-start and calls Vmailsql::Tpop3d's subroutines with one hash reference;
 # both through every login case of legacy-contract.md §3 on SQLite and on a throw-away MariaDB
 # (the seed's schema, latin1 case-insensitive), and with that MariaDB stopped.

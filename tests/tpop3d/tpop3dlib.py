@@ -183,7 +183,7 @@ def build_all(work: Path) -> Build:
          *flags])
     return Build(helper=helper, libdir=stage / "usr/local/lib", perl_host=host,
                  perl_inc=[str(perl_dir / "blib/lib"), str(perl_dir / "blib/arch")],
-                 tpop3d_pl=perl_dir / "tpop3d.pl", stage=stage)
+                 tpop3d_pl=perl_dir / "tpop3d" / "tpop3d.pl", stage=stage)
 
 
 DOC = REPO / "docs" / "tpop3d.md"
@@ -219,7 +219,7 @@ def auth_other(build: Build, config: Path, wrapper: list[str] | None = None) -> 
 
 def auth_perl(build: Build, config: Path) -> Peer:
     """perl_host configured with docs/tpop3d.md's auth-perl lines, the start file being the
-    ready perl/tpop3d.pl (which reads $VMAILSQL_CONFIG)."""
+    ready perl/tpop3d/tpop3d.pl (which reads $VMAILSQL_CONFIG)."""
     conf = conf_fragment(DOC, "auth-perl")
     start = conf["auth-perl-start"]
     assert "/etc/tpop3d/vmailsql.pl" in start, start

@@ -162,7 +162,7 @@ Vmailsql::Tpop3d - tpop3d's auth-perl driver on libvmailsql
   auth-perl-apop: Vmailsql::Tpop3d::apop
   auth-perl-onlogin: Vmailsql::Tpop3d::onlogin
 
-  # /etc/tpop3d/vmailsql.pl (perl/tpop3d.pl in the source tree)
+  # /etc/tpop3d/vmailsql.pl (perl/tpop3d/tpop3d.pl in the source tree)
   use Vmailsql::Tpop3d;
   Vmailsql::Tpop3d::init(config => '/etc/vmailsql.conf');
   1;
