@@ -7,11 +7,11 @@ import subprocess
 
 import pytest
 
-from tpop3dlib import (MAX_MESSAGE, auth_other, auth_perl, decode, encode, pass_req)
+from tpop3dlib import MAIL, MAX_MESSAGE, auth_other, auth_perl, decode, encode, pass_req
 
 GOOD = pass_req("alice@example.org", "secret")
-YES = {"result": "YES", "uid": "8", "gid": "8", "mailbox": "/var/mail/example.org/alice",
-       "mboxtype": "bsd", "domain": "example.org"}
+YES = {"result": "YES", "uid": str(MAIL.pw_uid), "gid": str(MAIL.pw_gid),
+       "mailbox": "/var/mail/example.org/alice", "mboxtype": "bsd", "domain": "example.org"}
 
 
 @pytest.fixture
@@ -35,7 +35,8 @@ def refused(pairs, pattern):
 def test_reply_bytes_are_exact(helper):
     helper.send(encode(GOOD))
     raw = helper.read_reply()
-    assert raw == (b"result\0YES\0uid\0008\0gid\0008\0mailbox\0/var/mail/example.org/alice\0"
+    ids = f"uid\0{MAIL.pw_uid}\0gid\0{MAIL.pw_gid}\0".encode()
+    assert raw == (b"result\0YES\0" + ids + b"mailbox\0/var/mail/example.org/alice\0"
                    b"mboxtype\0bsd\0domain\0example.org\0\0")
     assert helper.buf == b"", "nothing after the reply"
 
