@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tpop3dlib import MAIL, MAX_MESSAGE, auth_other, auth_perl, decode, encode, pass_req
+from tpop3dlib import MAIL, MAX_MESSAGE, Peer, auth_other, auth_perl, decode, encode, pass_req
 
 GOOD = pass_req("alice@example.org", "secret")
 YES = {"result": "YES", "uid": str(MAIL.pw_uid), "gid": str(MAIL.pw_gid),
@@ -188,3 +188,25 @@ def test_perl_unreadable_configuration(build, work):
         assert got["logmsg"].startswith("vmailsql: cannot read the configuration: "), got
     finally:
         peer.kill()
+
+
+def test_default_configuration_and_read_once(build, configs, work):
+    """Without --config the library's default ($VMAILSQL_CONFIG) applies; the file is read
+    once: rewriting it under a running helper changes nothing until tpop3d restarts it."""
+    config = work / "default.conf"
+    config.write_bytes(configs["sqlite"].read_bytes())
+    config.chmod(0o600)
+    peer = Peer([str(build.helper)], env={"LD_LIBRARY_PATH": str(build.libdir),
+                                          "VMAILSQL_CONFIG": str(config)})
+    try:
+        still_serves(peer)
+        config.write_text(f"database = sqlite://{work}/no-such-dir/none.db\n")
+        still_serves(peer)
+    finally:
+        peer.kill()
+    fresh = Peer([str(build.helper)], env={"LD_LIBRARY_PATH": str(build.libdir),
+                                           "VMAILSQL_CONFIG": str(config)})
+    try:
+        assert dict(fresh.ask(GOOD))["result"] == "NO"
+    finally:
+        fresh.kill()
