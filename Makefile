@@ -1,5 +1,5 @@
 # Builds and installs the C library of vmailsql (libvmailsql.so, vmailsql.h, vmailsql.pc) and
-# the Dovecot checkpassword program. The Rust crate itself builds with cargo alone.
+# the Dovecot checkpassword program and the tpop3d auth-other helper. The Rust crate itself builds with cargo alone.
 #
 #   make                                   cargo build --release (library and header)
 #   make install PREFIX=/usr/local         install (DESTDIR=... for staging or packaging)
@@ -14,6 +14,7 @@
 #   $(INCLUDEDIR)/vmailsql.h
 #   $(LIBDIR)/pkgconfig/vmailsql.pc
 #   $(LIBEXECDIR)/vmailsql/checkpassword   Dovecot 2.3 passdb (examples/checkpassword.c)
+#   $(LIBEXECDIR)/vmailsql/tpop3d-auth-other   tpop3d auth-other-program (examples/tpop3d-auth-other.c)
 # Run ldconfig after installing into a system directory.
 
 PREFIX ?= /usr/local
@@ -54,10 +55,15 @@ $(BUILD)/checkpassword: examples/checkpassword.c include/vmailsql.h $(LIBRARY)
 	ln -sf $(abspath $(LIBRARY)) $(BUILD)/lib/libvmailsql.so
 	$(CC) $(CFLAGS) -Iinclude -o $@ $< -L$(BUILD)/lib -lvmailsql
 
+$(BUILD)/tpop3d-auth-other: examples/tpop3d-auth-other.c include/vmailsql.h $(LIBRARY)
+	mkdir -p $(BUILD)/lib
+	ln -sf $(abspath $(LIBRARY)) $(BUILD)/lib/libvmailsql.so
+	$(CC) $(CFLAGS) -Iinclude -o $@ $< -L$(BUILD)/lib -lvmailsql
+
 $(LIBRARY):
 	$(CARGO) build --lib --release
 
-install: $(LIBRARY) $(BUILD)/vmailsql.pc $(BUILD)/checkpassword
+install: $(LIBRARY) $(BUILD)/vmailsql.pc $(BUILD)/checkpassword $(BUILD)/tpop3d-auth-other
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
 	    $(DESTDIR)$(LIBEXECDIR)/vmailsql
 	$(INSTALL) -m 0755 $(LIBRARY) $(DESTDIR)$(LIBDIR)/libvmailsql.so.$(VERSION)
@@ -66,12 +72,15 @@ install: $(LIBRARY) $(BUILD)/vmailsql.pc $(BUILD)/checkpassword
 	$(INSTALL) -m 0644 include/vmailsql.h $(DESTDIR)$(INCLUDEDIR)/vmailsql.h
 	$(INSTALL) -m 0644 $(BUILD)/vmailsql.pc $(DESTDIR)$(LIBDIR)/pkgconfig/vmailsql.pc
 	$(INSTALL) -m 0755 $(BUILD)/checkpassword $(DESTDIR)$(LIBEXECDIR)/vmailsql/checkpassword
+	$(INSTALL) -m 0755 $(BUILD)/tpop3d-auth-other \
+	    $(DESTDIR)$(LIBEXECDIR)/vmailsql/tpop3d-auth-other
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libvmailsql.so.$(VERSION) \
 	    $(DESTDIR)$(LIBDIR)/libvmailsql.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvmailsql.so \
 	    $(DESTDIR)$(INCLUDEDIR)/vmailsql.h $(DESTDIR)$(LIBDIR)/pkgconfig/vmailsql.pc \
-	    $(DESTDIR)$(LIBEXECDIR)/vmailsql/checkpassword
+	    $(DESTDIR)$(LIBEXECDIR)/vmailsql/checkpassword \
+	    $(DESTDIR)$(LIBEXECDIR)/vmailsql/tpop3d-auth-other
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/vmailsql
 
 check-c:
