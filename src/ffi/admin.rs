@@ -6,7 +6,7 @@ use std::ffi::c_char;
 use super::out::{c_list, free, into_raw, library_owned, list, one, Arena, FromRow};
 use super::{
     ffi_panic_boundary, handle_arg, opt_str_arg, owned_string, produce, produce_opt, str_arg,
-    vmailsql, vmailsql_result, Failure,
+    str_args, vmailsql, vmailsql_result, Failure,
 };
 use crate::{Domain, DomainAlias, DomainChange, Forwarder, NewDomain, Popbox, SchemaKind};
 
@@ -295,8 +295,7 @@ pub unsafe extern "C" fn vmailsql_add_domain(
         let mut new = NewDomain::new(name, path, unix_user);
         new.password = password.map(str::to_string);
         new.max_popbox = limit_arg(max_popbox)?;
-        vmail.add_domain(&new)?;
-        Ok(())
+        Ok(vmail.add_domain(&new)?)
     }
 }
 
@@ -393,8 +392,7 @@ pub unsafe extern "C" fn vmailsql_change_domain(
             unix_user: unix_user.map(str::to_string),
             max_popbox: if max_popbox == VMAILSQL_KEEP { None } else { Some(limit_arg(max_popbox)?) },
         };
-        vmail.change_domain(name, &change)?;
-        Ok(())
+        Ok(vmail.change_domain(name, &change)?)
     }
 }
 
@@ -411,11 +409,9 @@ pub unsafe extern "C" fn vmailsql_set_domain_password(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, name, password) = unsafe {
-            (handle_arg(handle)?, str_arg(name, "name")?, str_arg(password, "password")?)
-        };
-        vmail.set_domain_password(name, password)?;
-        Ok(())
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [name, password] = unsafe { str_args([(name, "name"), (password, "password")]) }?;
+        Ok(vmail.set_domain_password(name, password)?)
     }
 }
 
@@ -432,8 +428,7 @@ pub unsafe extern "C" fn vmailsql_delete_domain(
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
         let (vmail, name) = unsafe { (handle_arg(handle)?, str_arg(name, "name")?) };
-        vmail.delete_domain(name)?;
-        Ok(())
+        Ok(vmail.delete_domain(name)?)
     }
 }
 
@@ -468,8 +463,7 @@ pub unsafe extern "C" fn vmailsql_add_popbox(
                 opt_str_arg(mbox_name, "mbox_name")?,
             )
         };
-        vmail.add_popbox(domain, local, password, mbox)?;
-        Ok(())
+        Ok(vmail.add_popbox(domain, local, password, mbox)?)
     }
 }
 
@@ -591,16 +585,9 @@ pub unsafe extern "C" fn vmailsql_set_popbox_password(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, domain, local, password) = unsafe {
-            (
-                handle_arg(handle)?,
-                str_arg(domain, "domain")?,
-                str_arg(local_part, "local_part")?,
-                str_arg(password, "password")?,
-            )
-        };
-        vmail.set_popbox_password(domain, local, password)?;
-        Ok(())
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [domain, local, password] = unsafe { str_args([(domain, "domain"), (local_part, "local_part"), (password, "password")]) }?;
+        Ok(vmail.set_popbox_password(domain, local, password)?)
     }
 }
 
@@ -619,16 +606,9 @@ pub unsafe extern "C" fn vmailsql_change_popbox_password(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, address, old, new) = unsafe {
-            (
-                handle_arg(handle)?,
-                str_arg(address, "address")?,
-                str_arg(old_password, "old_password")?,
-                str_arg(new_password, "new_password")?,
-            )
-        };
-        vmail.change_popbox_password(address, old, new)?;
-        Ok(())
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [address, old, new] = unsafe { str_args([(address, "address"), (old_password, "old_password"), (new_password, "new_password")]) }?;
+        Ok(vmail.change_popbox_password(address, old, new)?)
     }
 }
 
@@ -645,11 +625,9 @@ pub unsafe extern "C" fn vmailsql_delete_popbox(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, domain, local) = unsafe {
-            (handle_arg(handle)?, str_arg(domain, "domain")?, str_arg(local_part, "local_part")?)
-        };
-        vmail.delete_popbox(domain, local)?;
-        Ok(())
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [domain, local] = unsafe { str_args([(domain, "domain"), (local_part, "local_part")]) }?;
+        Ok(vmail.delete_popbox(domain, local)?)
     }
 }
 
@@ -672,16 +650,9 @@ pub unsafe extern "C" fn vmailsql_add_forwarder(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, domain, local, remote) = unsafe {
-            (
-                handle_arg(handle)?,
-                str_arg(domain, "domain")?,
-                str_arg(local_part, "local_part")?,
-                str_arg(remote_name, "remote_name")?,
-            )
-        };
-        vmail.add_forwarder(domain, local, remote)?;
-        Ok(())
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [domain, local, remote] = unsafe { str_args([(domain, "domain"), (local_part, "local_part"), (remote_name, "remote_name")]) }?;
+        Ok(vmail.add_forwarder(domain, local, remote)?)
     }
 }
 
@@ -699,16 +670,9 @@ pub unsafe extern "C" fn vmailsql_change_forwarder(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, domain, local, remote) = unsafe {
-            (
-                handle_arg(handle)?,
-                str_arg(domain, "domain")?,
-                str_arg(local_part, "local_part")?,
-                str_arg(remote_name, "remote_name")?,
-            )
-        };
-        vmail.change_forwarder(domain, local, remote)?;
-        Ok(())
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [domain, local, remote] = unsafe { str_args([(domain, "domain"), (local_part, "local_part"), (remote_name, "remote_name")]) }?;
+        Ok(vmail.change_forwarder(domain, local, remote)?)
     }
 }
 
@@ -724,11 +688,9 @@ pub unsafe extern "C" fn vmailsql_set_catch_all(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, domain, remote) = unsafe {
-            (handle_arg(handle)?, str_arg(domain, "domain")?, str_arg(remote_name, "remote_name")?)
-        };
-        vmail.set_catch_all(domain, remote)?;
-        Ok(())
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [domain, remote] = unsafe { str_args([(domain, "domain"), (remote_name, "remote_name")]) }?;
+        Ok(vmail.set_catch_all(domain, remote)?)
     }
 }
 
@@ -813,11 +775,9 @@ pub unsafe extern "C" fn vmailsql_delete_forwarder(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, domain, local) = unsafe {
-            (handle_arg(handle)?, str_arg(domain, "domain")?, str_arg(local_part, "local_part")?)
-        };
-        vmail.delete_forwarder(domain, local)?;
-        Ok(())
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [domain, local] = unsafe { str_args([(domain, "domain"), (local_part, "local_part")]) }?;
+        Ok(vmail.delete_forwarder(domain, local)?)
     }
 }
 
@@ -837,11 +797,9 @@ pub unsafe extern "C" fn vmailsql_add_alias(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, alias, domain) = unsafe {
-            (handle_arg(handle)?, str_arg(alias, "alias")?, str_arg(domain, "domain")?)
-        };
-        vmail.add_alias(alias, domain)?;
-        Ok(())
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [alias, domain] = unsafe { str_args([(alias, "alias"), (domain, "domain")]) }?;
+        Ok(vmail.add_alias(alias, domain)?)
     }
 }
 
@@ -891,8 +849,7 @@ pub unsafe extern "C" fn vmailsql_delete_alias(
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
         let (vmail, alias) = unsafe { (handle_arg(handle)?, str_arg(alias, "alias")?) };
-        vmail.delete_alias(alias)?;
-        Ok(())
+        Ok(vmail.delete_alias(alias)?)
     }
 }
 
@@ -935,11 +892,9 @@ pub unsafe extern "C" fn vmailsql_validate_session(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, domain, token) = unsafe {
-            (handle_arg(handle)?, str_arg(domain, "domain")?, str_arg(token, "token")?)
-        };
-        vmail.validate_session(domain, token)?;
-        Ok(())
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [domain, token] = unsafe { str_args([(domain, "domain"), (token, "token")]) }?;
+        Ok(vmail.validate_session(domain, token)?)
     }
 }
 
@@ -955,8 +910,7 @@ pub unsafe extern "C" fn vmailsql_destroy_session(
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
         let (vmail, domain) = unsafe { (handle_arg(handle)?, str_arg(domain, "domain")?) };
-        vmail.destroy_session(domain)?;
-        Ok(())
+        Ok(vmail.destroy_session(domain)?)
     }
 }
 

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use super::resolve::{mailbox_out, vmailsql_mailbox};
 use super::{
     bytes_arg, ffi_panic_boundary, handle_arg, out_arg, owned_string, produce, produce_opt,
-    str_arg, vmailsql, vmailsql_result, write_out,
+    str_arg, str_args, vmailsql, vmailsql_result, write_out,
 };
 
 /// Checks a POP3 login and its password, by tpop3d's rules: the login splits at the first
@@ -60,14 +60,8 @@ pub unsafe extern "C" fn vmailsql_authenticate_apop(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, login, timestamp, digest) = unsafe {
-            (
-                handle_arg(handle)?,
-                str_arg(login, "login")?,
-                str_arg(timestamp, "timestamp")?,
-                str_arg(digest, "digest")?,
-            )
-        };
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [login, timestamp, digest] = unsafe { str_args([(login, "login"), (timestamp, "timestamp"), (digest, "digest")]) }?;
         let found = vmail.authenticate_apop(login, timestamp, digest)?;
         // SAFETY: NULL (skipped) or writable by contract.
         unsafe { produce_opt(mailbox, || mailbox_out(&found)) }
@@ -154,10 +148,8 @@ pub unsafe extern "C" fn vmailsql_authenticate_domain(
 ) -> vmailsql_result {
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
-        let (vmail, domain, password) = unsafe {
-            (handle_arg(handle)?, str_arg(domain, "domain")?, str_arg(password, "password")?)
-        };
-        vmail.authenticate_domain(domain, password)?;
-        Ok(())
+        let vmail = unsafe { handle_arg(handle) }?;
+        let [domain, password] = unsafe { str_args([(domain, "domain"), (password, "password")]) }?;
+        Ok(vmail.authenticate_domain(domain, password)?)
     }
 }

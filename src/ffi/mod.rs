@@ -204,6 +204,21 @@ pub(crate) unsafe fn str_arg<'a>(ptr: *const c_char, name: &str) -> Result<&'a s
         .ok_or_else(|| Failure::new(VMAILSQL_NULL_ARGUMENT, format!("{name} is NULL")))
 }
 
+/// Several required input strings, checked in order, each as [`str_arg`] with its name.
+///
+/// # Safety
+/// Each pointer is NULL or points to a NUL-terminated string that outlives `'a`.
+pub(crate) unsafe fn str_args<'a, const N: usize>(
+    args: [(*const c_char, &str); N],
+) -> Result<[&'a str; N], Failure> {
+    let mut out = [""; N];
+    for (slot, (ptr, name)) in out.iter_mut().zip(args) {
+        // SAFETY: forwarded to the caller.
+        *slot = unsafe { str_arg(ptr, name) }?;
+    }
+    Ok(out)
+}
+
 /// A required input byte string (a password, which may predate UTF-8): NULL is
 /// `VMAILSQL_NULL_ARGUMENT`; the bytes are taken as they are.
 ///
