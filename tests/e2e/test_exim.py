@@ -333,6 +333,31 @@ def test_database_down_defers_quietly_and_a_later_queue_run_delivers(site):
     assert logs.new("panic") == "", logs.new("panic")
 
 
+def test_first_delivery_creates_the_domains_directory(site):
+    """A domain added before its directory exists gets its mail, as with the seed's transport:
+    Exim creates domain.path (and any missing parent) as the domain's unix_user."""
+    uid, gid = E.exim_ids()
+    spool = site.mail / "new-spool"
+    spool.mkdir()
+    os.chown(spool, uid, gid)
+    path = spool / "sub" / "fresh.example"
+    site.db.sql(f"INSERT INTO domain (domain_name, unix_user, path) VALUES "
+                f"('fresh.example', 'Debian-exim', {E.sql_str(str(path))});\n"
+                f"INSERT INTO popbox (domain_name, local_part, password_hash, mbox_name) "
+                f"VALUES ('fresh.example', 'fred', '{{crypt}}x', 'fred');", db=site.dbname)
+    logs = Logs(site.exim)
+    r = deliver(site, ["fred@fresh.example"], "fresh1")
+    assert rcpt_code(r, "fred@fresh.example") == 250, r["transcript"]
+    assert site.exim.queue() == [], logs.new()
+    [m] = site.messages(str(path.relative_to(site.mail)), "fred", "fresh1")
+    assert m["Envelope-to"] == "fred@fresh.example"
+    st = path.stat()
+    assert (st.st_uid, st.st_gid) == (uid, gid)
+    log = logs.new()
+    assert "=> fred <fred@fresh.example>" in log and "T=vmailsql_mbox" in log, log
+    assert logs.new("panic") == "", logs.new("panic")
+
+
 HOSTILE = [
     "\"x'; DROP TABLE popbox; --\"",
     "o'brien",
