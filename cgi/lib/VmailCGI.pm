@@ -142,21 +142,41 @@ sub log_value {
 sub method { return uc($ENV{REQUEST_METHOD} || 'GET') }
 sub is_post { return $_[0]->method eq 'POST' }
 
-# A field of the POST body (never the query string), length-limited; undef when absent.
+# What the visitor calls each form field, for messages.
+my %FIELD_LABEL = (
+    domain      => 'Domain',           password    => 'Password',
+    password2   => 'Repeat password',  current     => 'Current password',
+    local_part  => 'Name',             mbox_name   => 'Mail file',
+    remote_name => 'Forward to',       catch_all   => 'Catch-all address',
+    address     => 'Your email address',
+);
+
+# A value longer than $MAX_FIELD characters is refused, never cut short: a truncated new
+# password would be set without the visitor knowing what it is.
+sub _checked_field {
+    my ($name, $value) = @_;
+    return undef unless defined $value;
+    my $chars = $value;
+    utf8::decode($chars);
+    if (length $chars > $MAX_FIELD) {
+        my $label = $FIELD_LABEL{$name} || $name;
+        die VmailCGI::Failure->new(400, "The field \"$label\" is longer than $MAX_FIELD "
+            . 'characters. Nothing was changed.');
+    }
+    return $value;
+}
+
+# A field of the POST body (never the query string), as UTF-8 bytes; undef when absent.
 sub post {
     my ($self, $name) = @_;
     return undef unless $self->is_post;
-    my $value = scalar $self->{q}->param($name);
-    return undef unless defined $value;
-    return substr $value, 0, $MAX_FIELD;
+    return _checked_field($name, scalar $self->{q}->param($name));
 }
 
 # A parameter of the URL's query string (for page selection on GET).
 sub query {
     my ($self, $name) = @_;
-    my $value = scalar $self->{q}->url_param($name);
-    return undef unless defined $value;
-    return substr $value, 0, $MAX_FIELD;
+    return _checked_field($name, scalar $self->{q}->url_param($name));
 }
 
 sub input_error { return $_[0]->{input_error} }
@@ -345,7 +365,8 @@ sub library {
     }
     my $config = $ENV{VMAILSQL_CONFIG};
     $config = $CONFIG_FILE unless defined $config && length $config;
-    $self->{vm} = defined $config && length $config ? Vmailsql->open($config) : Vmailsql->open;
+    my $vm = defined $config && length $config ? Vmailsql->open($config) : Vmailsql->open;
+    $self->{vm} = VmailCGI::Text->new($vm);
     return $self->{vm};
 }
 
@@ -460,6 +481,7 @@ HTML
         $notice .= qq{<div class="notice $kind" role="$role"><p>} . h($text) . "</p></div>\n";
     }
     my $body = defined $o{body} ? $o{body} : '';
+    $notice = bytes($notice);
     my $html = <<"HTML";
 <!DOCTYPE html>
 <html lang="en">
@@ -514,6 +536,34 @@ sub field {
 }
 
 # A page-level failure: an HTTP status and the text the visitor sees.
+package VmailCGI::Text;
+
+# The pages work on UTF-8 bytes (form fields, cookies, and library results through bytes());
+# the library takes text (characters). This wrapper around the Vmailsql handle decodes every
+# plain string argument on the way in, so "j\xc3\xbcrgen" typed into a form reaches the library
+# as "j\x{fc}rgen", not as its UTF-8 bytes encoded a second time.
+our $AUTOLOAD;
+
+sub new { my ($class, $vm) = @_; return bless { vm => $vm }, $class }
+
+sub AUTOLOAD {
+    my $self = shift;
+    (my $method = $AUTOLOAD) =~ s/.*:://;
+    my @args = map { _text($_) } @_;
+    return $self->{vm}->$method(@args);
+}
+
+sub DESTROY { }
+
+sub _text {
+    my ($value) = @_;
+    return $value if !defined $value || ref $value || utf8::is_utf8($value);
+    my $chars = $value;
+    utf8::decode($chars)
+        or die VmailCGI::Failure->new(400, 'The form held text that is not UTF-8. Nothing was changed.');
+    return $chars;
+}
+
 package VmailCGI::Failure;
 
 sub new { my ($class, $status, $text) = @_; return bless { status => $status, text => $text }, $class }

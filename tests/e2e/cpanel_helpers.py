@@ -107,7 +107,7 @@ _CALL = r'''
 use strict; use warnings;
 use JSON::PP ();
 use Vmailsql;
-my $json = JSON::PP->new->canonical->allow_nonref->allow_blessed->convert_blessed;
+my $json = JSON::PP->new->ascii->canonical->allow_nonref->allow_blessed->convert_blessed;
 my ($method, @args) = @{ $json->decode($ARGV[0]) };
 my $vm = Vmailsql->open;
 my @out = eval { $vm->$method(@args) };

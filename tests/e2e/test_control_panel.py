@@ -406,9 +406,55 @@ def test_passwd_popbox_changes_a_password_without_the_domain_password(env, brows
     b.submit("main button[type=submit]", dict(fields, **{"#current": "carol-old-pass"}))
     assert heading(b) == "Password changed"
     assert notices(b) == ["The password of carol@users.example has been changed."]
+    assert "\\n" not in b.source and "\\n" not in b.text("main")  # no literal backslash-n
     assert env.lib("authenticate", "carol@users.example", "carol-new-pass")["local_part"] == "carol"
     assert env.lib.failure("authenticate", "carol@users.example", "carol-old-pass").kind == "auth_failed"
     assert session_cookie(b) is None  # no domain session was involved
+
+
+def test_over_long_fields_are_refused_not_truncated(env, browser):
+    add_domain(env, "long.example", "long-domain-pw")
+    env.lib("add_popbox", "long.example", "dora", pw("dora-old-pass"), None)
+    long_pw = pw("L" * 1030)
+    b = browser()
+    b.get(env.site.url(PASSWD))
+    b.submit("main button[type=submit]", {"#address": "dora@long.example", "#current": "dora-old-pass",
+                                          "#password": long_pw, "#password2": long_pw})
+    assert notices(b) == ['The field "Password" is longer than 1024 characters. Nothing was changed.']
+    assert env.lib("authenticate", "dora@long.example", "dora-old-pass")["local_part"] == "dora"
+    assert env.lib.failure("authenticate", "dora@long.example", long_pw[:1024]).kind == "auth_failed"
+
+    # In the control panel too: a popbox password of 1030 characters is not set as its first 1024.
+    sign_in(b, env, "long.example", "long-domain-pw")
+    nav(b, "Popboxes")
+    follow(b, "Set password")
+    b.submit(button("popbox_password"), {"#password": long_pw, "#password2": long_pw})
+    assert notices(b) == ['The field "Password" is longer than 1024 characters. Nothing was changed.']
+    assert env.lib("authenticate", "dora@long.example", "dora-old-pass")["local_part"] == "dora"
+    # The limit counts characters, not bytes: 1000 "\u00fc" (2000 bytes in the form) pass it
+    # and reach the library's own check of the password.
+    nav(b, "Popboxes")
+    follow(b, "Set password")
+    b.submit(button("popbox_password"), {"#password": "\u00fc" * 1000, "#password2": "\u00fc" * 1000})
+    assert notices(b) == ["Password longer than 511 bytes."]
+
+
+def test_form_text_reaches_the_library_as_characters(env, browser):
+    """Form fields arrive as UTF-8; the library gets the characters they spell, once encoded."""
+    add_domain(env, "text.example", "text-domain-pw")
+    b = browser()
+    sign_in(b, env, "text.example", "text-domain-pw")
+    nav(b, "Forwarders")
+    b.submit(button("add_forwarder"), {"#local_part": "info", "#remote_name": "j\u00fcrgen@elsewhere.example"})
+    assert notices(b) == ["Forwarder info@text.example added."]
+    assert env.lib("forwarder", "text.example", "info")["remote_name"] == "j\u00fcrgen@elsewhere.example"
+    assert any("j\u00fcrgen@elsewhere.example" in r for r in row_texts(b))
+    env.lib("add_popbox", "text.example", "umlaut", pw("p\u00e4ssw\u00f6rd-1"), None)
+    b.get(env.site.url(PASSWD))
+    b.submit("main button[type=submit]", {"#address": "umlaut@text.example", "#current": "p\u00e4ssw\u00f6rd-1",
+                                          "#password": pw("n\u00e9w-p\u00e4ss-2"), "#password2": "n\u00e9w-p\u00e4ss-2"})
+    assert heading(b) == "Password changed", notices(b)
+    assert env.lib("authenticate", "umlaut@text.example", "n\u00e9w-p\u00e4ss-2")["local_part"] == "umlaut"
 
 
 def test_wrong_password_and_unknown_domain_look_the_same(env, browser):
