@@ -969,3 +969,47 @@ vm_expire_sessions(self)
     RETVAL = (UV)count;
   OUTPUT:
     RETVAL
+
+ # ---- sign-in throttle ----
+
+UV
+vm_count_signin_attempt(self, subject, window_seconds)
+    Vmailsql self
+    SV *subject
+    UV window_seconds
+  PREINIT:
+    uint32_t attempts = 0;
+  CODE:
+    if (window_seconds > UINT32_MAX)
+        vm_die(aTHX_ VMAILSQL_INVALID_INPUT, newSVpvs("window_seconds is too large"));
+    VM_CHECK(vmailsql_count_signin_attempt(self, vm_str(aTHX_ subject, "subject"),
+                                           (uint32_t)window_seconds, &attempts));
+    RETVAL = (UV)attempts;
+  OUTPUT:
+    RETVAL
+
+UV
+vm_signin_attempts(self, subject, window_seconds)
+    Vmailsql self
+    SV *subject
+    UV window_seconds
+  PREINIT:
+    uint32_t attempts = 0;
+  CODE:
+    if (window_seconds > UINT32_MAX)
+        vm_die(aTHX_ VMAILSQL_INVALID_INPUT, newSVpvs("window_seconds is too large"));
+    VM_CHECK(vmailsql_signin_attempts(self, vm_str(aTHX_ subject, "subject"),
+                                      (uint32_t)window_seconds, &attempts));
+    RETVAL = (UV)attempts;
+  OUTPUT:
+    RETVAL
+
+int
+vm_clear_signin_attempts(self, subject)
+    Vmailsql self
+    SV *subject
+  CODE:
+    VM_CHECK(vmailsql_clear_signin_attempts(self, vm_str(aTHX_ subject, "subject")));
+    RETVAL = 1;
+  OUTPUT:
+    RETVAL

@@ -45,6 +45,7 @@ mod resolve;
 mod schema;
 mod session;
 mod store;
+mod throttle;
 mod vmail;
 
 pub use admin::{Domain, DomainAlias, DomainChange, Forwarder, NewDomain, Popbox, CATCH_ALL};

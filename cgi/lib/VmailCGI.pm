@@ -18,7 +18,7 @@ use strict;
 use warnings;
 
 use CGI ();
-use Digest::SHA qw(hmac_sha256_hex);
+use Digest::SHA qw(hmac_sha256_hex sha256_hex);
 use Scalar::Util qw(blessed);
 
 our $VERSION = '0.1';
@@ -29,6 +29,15 @@ our $MIN_PASSWORD = 8;
 our $MAX_FIELD = 1024;
 # Seconds a failed sign-in or password check waits before answering (slows guessing down).
 our $FAIL_DELAY = 2;
+# The sign-in throttle (docs/control-panel.md): sign-in attempts per domain, and failed ones
+# per client address, are counted in the database in windows of $SIGNIN_WINDOW seconds. The
+# delay after a failure doubles with the domain's attempts, up to $MAX_FAIL_DELAY; beyond
+# $SIGNIN_LIMIT attempts for a domain, or $CLIENT_LIMIT failures from one address, sign-in is
+# refused until the window ends. The web server may set VMAILSQL_SIGNIN_WINDOW and
+# VMAILSQL_SIGNIN_LIMIT (the client limit is three times the domain's).
+our $SIGNIN_WINDOW  = 900;
+our $SIGNIN_LIMIT   = 10;
+our $MAX_FAIL_DELAY = 16;
 # The configuration file when the web server does not pass VMAILSQL_CONFIG (Apache's suExec
 # clears the environment): set it here at install time, as the seed's DomainAdminConfig.pm was
 # edited. undef means the library's default, /etc/vmailsql.conf.
@@ -37,7 +46,8 @@ our $CONFIG_FILE = undef;
 my %STATUS_TEXT = (
     200 => 'OK',            303 => 'See Other',         400 => 'Bad Request',
     403 => 'Forbidden',     404 => 'Not Found',         405 => 'Method Not Allowed',
-    409 => 'Conflict',      413 => 'Payload Too Large', 500 => 'Internal Server Error',
+    409 => 'Conflict',      413 => 'Payload Too Large', 429 => 'Too Many Requests',
+    500 => 'Internal Server Error',
     503 => 'Service Unavailable',
 );
 
@@ -348,6 +358,42 @@ sub password_problem {
     return "The new password must have at least $MIN_PASSWORD characters."
         if length $chars < $MIN_PASSWORD;
     return undef;
+}
+
+# ---- sign-in throttle ----
+
+sub _setting {
+    my ($name, $default) = @_;
+    my $value = $ENV{$name};
+    return defined $value && $value =~ /\A[1-9][0-9]{0,6}\z/ ? $value : $default;
+}
+
+sub signin_window { _setting('VMAILSQL_SIGNIN_WINDOW', $SIGNIN_WINDOW) }
+sub signin_limit  { _setting('VMAILSQL_SIGNIN_LIMIT', $SIGNIN_LIMIT) }
+sub client_limit  { 3 * signin_limit() }
+
+# The throttle subjects of a sign-in: the domain as typed (lower-cased: one count whatever the
+# case; a name too long to be a domain by its hash), and the client's address as the web server
+# gives it.
+sub domain_subject {
+    my ($domain) = @_;
+    $domain = lc $domain;
+    $domain =~ s/\.+\z//;    # "example.org." is example.org too
+    return 'domain:' . (length $domain > 200 ? 'sha256:' . sha256_hex($domain) : $domain);
+}
+
+sub client_subject {
+    my $from = $ENV{REMOTE_ADDR};
+    $from = '-' unless defined $from && length $from;
+    $from =~ s/[^0-9A-Fa-f:.]//g;
+    return 'client:' . lc substr($from, 0, 64);
+}
+
+# Seconds to wait after the domain's n-th failed attempt in its window: 2, 4, 8, 16, 16, ...
+sub fail_delay {
+    my ($attempts) = @_;
+    my $delay = $FAIL_DELAY * 2**(($attempts < 1 ? 1 : $attempts > 8 ? 8 : $attempts) - 1);
+    return $delay > $MAX_FAIL_DELAY ? $MAX_FAIL_DELAY : $delay;
 }
 
 # ---- library access ----

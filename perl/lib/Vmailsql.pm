@@ -411,6 +411,21 @@ Ends the session (none is not an error). Returns 1.
 
 Deletes expired sessions; returns how many.
 
+=item count_signin_attempt($subject, $window_seconds)
+
+Counts one sign-in attempt against C<$subject> (the control panel uses C<domain:E<lt>nameE<gt>>
+and C<client:E<lt>addressE<gt>>) and returns its attempts in the current window, this one
+included. The first attempt opens a window of C<$window_seconds>; the first one after it starts
+again at 1. Counted in the database (table C<signin_failure>), so every process sees them.
+
+=item signin_attempts($subject, $window_seconds)
+
+The attempts counted in C<$subject>'s current window, without counting one.
+
+=item clear_signin_attempts($subject)
+
+Forgets C<$subject>'s attempts (after a successful sign-in). Returns 1.
+
 =back
 
 =head2 Library information (functions)

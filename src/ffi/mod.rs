@@ -21,6 +21,7 @@ mod exim;
 mod out;
 mod password;
 mod resolve;
+mod throttle;
 
 /// The outcome of every call that can fail.
 ///

@@ -187,13 +187,13 @@ setenv.add-environment = ( {environment} )
 class Site:
     """A private lighttpd serving the CGI pages; `base` is http://127.0.0.1:PORT."""
 
-    def __init__(self, tmp, config_path):
+    def __init__(self, tmp, config_path, extra_env=None):
         self.tmp = Path(tmp)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.docroot = self.tmp / "docroot"
         self.docroot.mkdir()
-        env = {"VMAILSQL_CONFIG": str(config_path)}
+        env = {"VMAILSQL_CONFIG": str(config_path), **(extra_env or {})}
         dirs = perl_lib_dirs()
         if dirs:
             env["PERL5LIB"] = os.pathsep.join(dirs)

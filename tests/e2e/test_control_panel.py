@@ -486,6 +486,70 @@ def test_wrong_password_and_unknown_domain_look_the_same(env, browser):
     assert ok.status == 303 and any(c.startswith(SESSION_COOKIE + "=") for c in ok.all("Set-Cookie"))
 
 
+def test_sign_in_throttle_per_domain_and_per_client_address(tmp_path_factory, browser):
+    """Attempts per domain and failures per client address are counted in the database; the
+    delay grows, a locked-out sign-in is refused even with the right password, and the right
+    password works again once the window has ended."""
+    window, limit = 30, 2  # VMAILSQL_SIGNIN_WINDOW, VMAILSQL_SIGNIN_LIMIT (client limit 3 * 2)
+    tmp = tmp_path_factory.mktemp("throttle")
+    e = Env()
+    e.db = tmp / "vmail.db"
+    e.config = tmp / "vmailsql.conf"
+    e.config.write_text(f"database = sqlite://{e.db}\n")
+    e.config.chmod(0o640)
+    e.lib = Library(e.config)
+    e.lib("create_schema")
+    add_domain(e, "throttle.example", "throttle-domain-pw")
+    add_domain(e, "bystander.example", "bystander-domain-pw")
+    e.site = Site(tmp, e.config, {"VMAILSQL_SIGNIN_WINDOW": str(window),
+                                  "VMAILSQL_SIGNIN_LIMIT": str(limit)})
+
+    def failures(subject):
+        with sqlite3.connect(e.db) as con:
+            row = con.execute("SELECT failures FROM signin_failure WHERE subject = ?", (subject,)).fetchone()
+        return row[0] if row else 0
+
+    try:
+        b = browser()
+        started = time.monotonic()
+        # Per domain: the delay doubles (2 s, 4 s), and the attempt after the limit is refused
+        # without looking at the password, the right one included.
+        for n in (1, 2):
+            t = time.monotonic()
+            sign_in(b, e, "throttle.example", pw(f"wrong-throttle-pw-{n}"))
+            assert notices(b) == ["Unknown domain or wrong password."]
+            assert time.monotonic() - t >= FAIL_DELAY * 2 ** (n - 1) - 0.2
+        assert failures("domain:throttle.example") == 2
+        assert failures("client:127.0.0.1") == 2
+        sign_in(b, e, "THROTTLE.example", "throttle-domain-pw")
+        locked = ["Too many failed sign-ins for this domain or from your address. Sign-in is "
+                  "locked for up to 1 minute; please try again later."]
+        assert heading(b) == "Sign in" and notices(b) == locked
+        assert session_cookie(b) is None
+        # Every CGI process sees the same count: a plain HTTP client is refused too (429).
+        answer, _ = signin_by_http(e, "throttle.example", "throttle-domain-pw")
+        assert answer.status == 429 and "Too many failed sign-ins" in answer.body
+
+        # Per client address: failures on any domains add up (the limit is 3 * 2 = 6); then even
+        # a domain that never failed cannot be signed in to from this address.
+        for n in range(4):
+            answer, _ = signin_by_http(e, f"nosuch{n}.example", "whatever-pw")
+            assert answer.status == 403
+        assert failures("client:127.0.0.1") == 6
+        sign_in(b, e, "bystander.example", "bystander-domain-pw")
+        assert notices(b) == locked
+        assert time.monotonic() - started < window, "the test was too slow for its window"
+        assert "sign-in refused (too many attempts) for domain \"bystander.example\"" in e.site.logs()
+
+        # After the window the right password works, and clears the domain's count.
+        time.sleep(max(0.0, started + window + 2 - time.monotonic()))
+        sign_in(b, e, "throttle.example", "throttle-domain-pw")
+        assert heading(b) == "Overview"
+        assert failures("domain:throttle.example") == 0
+    finally:
+        e.site.close()
+
+
 def test_forged_cross_site_posts_are_rejected(env, browser):
     add_domain(env, "csrf.example", "csrf-domain-pw")
     b = browser()
