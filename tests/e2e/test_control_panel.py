@@ -490,7 +490,7 @@ def test_sign_in_throttle_per_domain_and_per_client_address(tmp_path_factory, br
     """Attempts per domain and failures per client address are counted in the database; the
     delay grows, a locked-out sign-in is refused even with the right password, and the right
     password works again once the window has ended."""
-    window, limit = 30, 2  # VMAILSQL_SIGNIN_WINDOW, VMAILSQL_SIGNIN_LIMIT (client limit 3 * 2)
+    window, limit = 60, 2  # VMAILSQL_SIGNIN_WINDOW, VMAILSQL_SIGNIN_LIMIT (client limit 3 * 2)
     tmp = tmp_path_factory.mktemp("throttle")
     e = Env()
     e.db = tmp / "vmail.db"
