@@ -1092,6 +1092,43 @@ enum vmailsql_result vmailsql_local_domain(const struct vmailsql *handle,
                                            const char *domain,
                                            char **real_domain);
 
+/**
+ * Counts one sign-in attempt against `subject` (e.g. `"domain:example.org"` or
+ * `"client:192.0.2.1"`, at most 255 bytes) and writes its count within the current window of
+ * `window_seconds` to `*attempts` (this attempt included; a new window starts at 1 once the
+ * previous one has ended). Call it before checking the password; the count is kept in the
+ * database, so every process sees it. `VMAILSQL_INVALID_INPUT` for a malformed subject or a
+ * window of 0.
+ *
+ * # Safety
+ * `handle` is a live handle; `subject` a NUL-terminated string; `attempts` writable.
+ */
+enum vmailsql_result vmailsql_count_signin_attempt(const struct vmailsql *handle,
+                                                   const char *subject,
+                                                   uint32_t window_seconds,
+                                                   uint32_t *attempts);
+
+/**
+ * Writes the attempts counted against `subject` within its current window of
+ * `window_seconds` to `*attempts` (0 when none), without counting one.
+ *
+ * # Safety
+ * `handle` is a live handle; `subject` a NUL-terminated string; `attempts` writable.
+ */
+enum vmailsql_result vmailsql_signin_attempts(const struct vmailsql *handle,
+                                              const char *subject,
+                                              uint32_t window_seconds,
+                                              uint32_t *attempts);
+
+/**
+ * Forgets the attempts counted against `subject` (after a successful sign-in).
+ *
+ * # Safety
+ * `handle` is a live handle; `subject` a NUL-terminated string.
+ */
+enum vmailsql_result vmailsql_clear_signin_attempts(const struct vmailsql *handle,
+                                                    const char *subject);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -1,8 +1,8 @@
 /* Perl bindings for libvmailsql (include/vmailsql.h): one object per handle, every failure a
  * Vmailsql::Error built from the library's last error, library results copied into Perl
- * values and freed at once. Strings go to the library as their UTF-8 bytes (character strings
- * are encoded, byte strings passed unchanged; the library refuses anything that is not UTF-8)
- * and come back as Perl character strings. */
+ * values and freed at once. Text goes to the library as the UTF-8 encoding of its characters,
+ * whatever Perl's internal representation; the *_bytes methods pass a password's octets as they
+ * are. Strings come back as Perl character strings. */
 
 #define PERL_NO_GET_CONTEXT
 #include "EXTERN.h"
@@ -75,8 +75,27 @@ vm_croak(pTHX_ vmailsql_result code)
 #define VM_CHECK(call) do { vmailsql_result vm_r_ = (call); \
     if (vm_r_ != VMAILSQL_OK) vm_croak(aTHX_ vm_r_); } while (0)
 
-/* A string argument: NULL for undef (the library reports a required one as missing), its
- * UTF-8 bytes otherwise. A NUL byte would silently cut the string short: refused here. */
+/* The string value of an argument in a mortal copy: overloading and magic applied once, and
+ * the copy's UTF8 flag telling how its buffer is to be read. */
+static SV *
+vm_copy(pTHX_ SV *sv)
+{
+    SV *copy = sv_newmortal();
+    sv_copypv_nomg(copy, sv);
+    return copy;
+}
+
+static void
+vm_no_nul(pTHX_ const char *p, STRLEN len, const char *what)
+{
+    /* A NUL byte would silently cut the string short. */
+    if (memchr(p, '\0', len) != NULL)
+        vm_die(aTHX_ VMAILSQL_INVALID_INPUT, newSVpvf("%s contains a NUL byte", what));
+}
+
+/* A text argument: NULL for undef, else its characters encoded as UTF-8, whatever Perl's
+ * internal representation (a string without the UTF8 flag is characters U+0000-U+00FF, one
+ * per byte), so two strings that are eq give the library the same bytes. */
 static const char *
 vm_str(pTHX_ SV *sv, const char *what)
 {
@@ -85,25 +104,57 @@ vm_str(pTHX_ SV *sv, const char *what)
     SvGETMAGIC(sv);
     if (!SvOK(sv))
         return NULL;
-    p = SvPV_nomg(sv, len);
-    if (memchr(p, '\0', len) != NULL)
-        vm_die(aTHX_ VMAILSQL_INVALID_INPUT, newSVpvf("%s contains a NUL byte", what));
+    p = SvPVutf8(vm_copy(aTHX_ sv), len);
+    vm_no_nul(aTHX_ p, len, what);
     return p;
 }
 
-/* The handle of an object, checking its class (the O_OBJECT typemap). */
+/* A byte-string argument (the *_bytes methods, for passwords that are not UTF-8 text): the
+ * octets unchanged. A character above U+00FF is not a byte: refused. */
+static const char *
+vm_bytes(pTHX_ SV *sv, const char *what)
+{
+    SV *copy;
+    const char *p;
+    STRLEN len;
+    SvGETMAGIC(sv);
+    if (!SvOK(sv))
+        return NULL;
+    copy = vm_copy(aTHX_ sv);
+    if (!sv_utf8_downgrade(copy, TRUE))
+        vm_die(aTHX_ VMAILSQL_INVALID_INPUT,
+               newSVpvf("%s is not a byte string (a character above U+00FF)", what));
+    p = SvPV_nomg(copy, len);
+    vm_no_nul(aTHX_ p, len, what);
+    return p;
+}
+
+/* Handles are recognised by this magic on the object's referent, attached by vm_object() and
+ * holding the C pointer: a scalar blessed into Vmailsql by anyone else has none, so a forged
+ * object is refused instead of its number being taken for a pointer. */
+static MGVTBL vm_handle_vtbl;
+
+static MAGIC *
+vm_handle_magic(pTHX_ SV *sv)
+{
+    if (!(SvROK(sv) && sv_derived_from(sv, "Vmailsql")))
+        return NULL;
+    return mg_findext(SvRV(sv), PERL_MAGIC_ext, &vm_handle_vtbl);
+}
+
+/* The handle of an object, checking its class and that the module made it (the O_OBJECT
+ * typemap). */
 static vmailsql *
 vm_handle(pTHX_ SV *sv, const char *func)
 {
-    vmailsql *h;
-    if (!(SvROK(sv) && sv_derived_from(sv, "Vmailsql")))
+    MAGIC *mg = vm_handle_magic(aTHX_ sv);
+    if (mg == NULL)
         vm_die(aTHX_ VMAILSQL_INVALID_INPUT,
                newSVpvf("Vmailsql::%s: not called on a Vmailsql handle", func));
-    h = INT2PTR(vmailsql *, SvIV(SvRV(sv)));
-    if (h == NULL)
+    if (mg->mg_ptr == NULL)
         vm_die(aTHX_ VMAILSQL_NULL_ARGUMENT,
                newSVpvf("Vmailsql::%s: the handle is closed", func));
-    return h;
+    return (vmailsql *)mg->mg_ptr;
 }
 
 /* The handle of the invocant when it is an object, NULL when called on the class. */
@@ -207,7 +258,10 @@ static SV *
 vm_object(pTHX_ SV *class, vmailsql *h)
 {
     const char *name = SvROK(class) ? sv_reftype(SvRV(class), TRUE) : SvPV_nolen(class);
-    return sv_setref_pv(newSV(0), name, (void *)h);
+    SV *obj = sv_setref_pv(newSV(0), name, (void *)h);
+    MAGIC *mg = sv_magicext(SvRV(obj), NULL, PERL_MAGIC_ext, &vm_handle_vtbl, NULL, 0);
+    mg->mg_ptr = (char *)h;
+    return obj;
 }
 
 /* Lists: the items as Perl values in list context, their number in scalar context. The
@@ -282,12 +336,15 @@ vm_DESTROY(self)
     close = 1
   PREINIT:
     vmailsql *h;
+    MAGIC *mg;
   CODE:
     if (ix == 1)
         (void)vm_handle(aTHX_ self, "close");  /* checks the class; a second close dies */
-    if (SvROK(self) && sv_derived_from(self, "Vmailsql")) {
-        h = INT2PTR(vmailsql *, SvIV(SvRV(self)));
+    mg = vm_handle_magic(aTHX_ self);
+    if (mg != NULL) {
+        h = (vmailsql *)mg->mg_ptr;
         /* Clear first: nothing can reach the freed handle through this object again. */
+        mg->mg_ptr = NULL;
         sv_setiv(SvRV(self), 0);
         vmailsql_free(h);
     }
@@ -295,8 +352,11 @@ vm_DESTROY(self)
 bool
 vm_is_open(self)
     SV *self
+  PREINIT:
+    MAGIC *mg;
   CODE:
-    RETVAL = SvROK(self) && sv_derived_from(self, "Vmailsql") && SvIV(SvRV(self)) != 0;
+    mg = vm_handle_magic(aTHX_ self);
+    RETVAL = mg != NULL && mg->mg_ptr != NULL;
   OUTPUT:
     RETVAL
 
@@ -378,6 +438,21 @@ vm_authenticate(self, login, password)
   CODE:
     VM_CHECK(vmailsql_authenticate(self, vm_str(aTHX_ login, "login"),
                                    vm_str(aTHX_ password, "password"), &m));
+    RETVAL = vm_mailbox_sv(aTHX_ m);
+    vmailsql_mailbox_free(m);
+  OUTPUT:
+    RETVAL
+
+SV *
+vm_authenticate_bytes(self, login, password)
+    Vmailsql self
+    SV *login
+    SV *password
+  PREINIT:
+    vmailsql_mailbox *m = NULL;
+  CODE:
+    VM_CHECK(vmailsql_authenticate(self, vm_str(aTHX_ login, "login"),
+                                   vm_bytes(aTHX_ password, "password"), &m));
     RETVAL = vm_mailbox_sv(aTHX_ m);
     vmailsql_mailbox_free(m);
   OUTPUT:
@@ -471,6 +546,23 @@ vm_verify_password(self, stored, password)
     PERL_UNUSED_VAR(self);
     r = vmailsql_password_verify(vm_str(aTHX_ stored, "stored"),
                                  vm_str(aTHX_ password, "password"));
+    if (r != VMAILSQL_OK && r != VMAILSQL_AUTH_FAILED)
+        vm_croak(aTHX_ r);
+    RETVAL = r == VMAILSQL_OK;
+  OUTPUT:
+    RETVAL
+
+bool
+vm_verify_password_bytes(self, stored, password)
+    SV *self
+    SV *stored
+    SV *password
+  PREINIT:
+    vmailsql_result r;
+  CODE:
+    PERL_UNUSED_VAR(self);
+    r = vmailsql_password_verify(vm_str(aTHX_ stored, "stored"),
+                                 vm_bytes(aTHX_ password, "password"));
     if (r != VMAILSQL_OK && r != VMAILSQL_AUTH_FAILED)
         vm_croak(aTHX_ r);
     RETVAL = r == VMAILSQL_OK;
@@ -877,5 +969,49 @@ vm_expire_sessions(self)
   CODE:
     VM_CHECK(vmailsql_expire_sessions(self, &count));
     RETVAL = (UV)count;
+  OUTPUT:
+    RETVAL
+
+ # ---- sign-in throttle ----
+
+UV
+vm_count_signin_attempt(self, subject, window_seconds)
+    Vmailsql self
+    SV *subject
+    UV window_seconds
+  PREINIT:
+    uint32_t attempts = 0;
+  CODE:
+    if (window_seconds > UINT32_MAX)
+        vm_die(aTHX_ VMAILSQL_INVALID_INPUT, newSVpvs("window_seconds is too large"));
+    VM_CHECK(vmailsql_count_signin_attempt(self, vm_str(aTHX_ subject, "subject"),
+                                           (uint32_t)window_seconds, &attempts));
+    RETVAL = (UV)attempts;
+  OUTPUT:
+    RETVAL
+
+UV
+vm_signin_attempts(self, subject, window_seconds)
+    Vmailsql self
+    SV *subject
+    UV window_seconds
+  PREINIT:
+    uint32_t attempts = 0;
+  CODE:
+    if (window_seconds > UINT32_MAX)
+        vm_die(aTHX_ VMAILSQL_INVALID_INPUT, newSVpvs("window_seconds is too large"));
+    VM_CHECK(vmailsql_signin_attempts(self, vm_str(aTHX_ subject, "subject"),
+                                      (uint32_t)window_seconds, &attempts));
+    RETVAL = (UV)attempts;
+  OUTPUT:
+    RETVAL
+
+int
+vm_clear_signin_attempts(self, subject)
+    Vmailsql self
+    SV *subject
+  CODE:
+    VM_CHECK(vmailsql_clear_signin_attempts(self, vm_str(aTHX_ subject, "subject")));
+    RETVAL = 1;
   OUTPUT:
     RETVAL

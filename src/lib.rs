@@ -46,6 +46,7 @@ mod rows;
 mod schema;
 mod session;
 mod store;
+mod throttle;
 mod vmail;
 
 pub use admin::{DomainChange, NewDomain};

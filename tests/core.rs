@@ -704,6 +704,79 @@ fn alias_administration(b: Backend) {
     assert_eq!(kind(v.delete_alias("example.net")), ErrorKind::NotFound);
 }
 
+fn signin_throttle_counts_in_windows(b: Backend) {
+    let fx = Fixture::new(b);
+    let v = &fx.vmail;
+    let window = std::time::Duration::from_secs(900);
+    assert_eq!(v.signin_attempts("domain:example.org", window).unwrap(), 0);
+    for n in 1..=3 {
+        assert_eq!(
+            v.count_signin_attempt("domain:example.org", window)
+                .unwrap(),
+            n
+        );
+    }
+    assert_eq!(
+        v.count_signin_attempt("client:192.0.2.1", window).unwrap(),
+        1
+    );
+    assert_eq!(v.signin_attempts("domain:example.org", window).unwrap(), 3);
+    // A window that began long ago has ended: the next attempt opens a new one at 1.
+    raw(
+        &fx,
+        "UPDATE signin_failure SET window_start = window_start - 1000",
+    );
+    assert_eq!(v.signin_attempts("domain:example.org", window).unwrap(), 0);
+    assert_eq!(
+        v.count_signin_attempt("domain:example.org", window)
+            .unwrap(),
+        1
+    );
+    v.clear_signin_attempts("domain:example.org").unwrap();
+    assert_eq!(v.signin_attempts("domain:example.org", window).unwrap(), 0);
+    for bad in ["", "x\ny", &"x".repeat(256)] {
+        assert_eq!(
+            kind(v.count_signin_attempt(bad, window)),
+            ErrorKind::InvalidInput
+        );
+    }
+    assert_eq!(
+        kind(v.count_signin_attempt("domain:x", std::time::Duration::ZERO)),
+        ErrorKind::InvalidInput
+    );
+    // Parallel attempts from several connections are each counted once.
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let v = fx.reopen(|_| {});
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                for _ in 0..5 {
+                    for _ in 0..20 {
+                        match v.count_signin_attempt("domain:race.example", window) {
+                            Err(e) if e.is_temporary() => continue,
+                            other => {
+                                seen.push(other.unwrap());
+                                break;
+                            }
+                        }
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    let seen: Vec<u32> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    assert_eq!(seen.len(), 40);
+    assert_eq!(
+        v.signin_attempts("domain:race.example", window).unwrap(),
+        40
+    );
+    assert_eq!(seen.iter().max(), Some(&40));
+}
+
 fn web_sessions(b: Backend) {
     let fx = populated(b);
     let v = &fx.vmail;
@@ -772,6 +845,7 @@ fn schema_creation_refuses_existing_tables(b: Backend) {
             "domain_alias",
             "forwarder",
             "popbox",
+            "signin_failure",
             "web_session"
         ]
     );
@@ -855,5 +929,6 @@ both_backends!(
     forwarder_administration,
     alias_administration,
     web_sessions,
+    signin_throttle_counts_in_windows,
     schema_creation_refuses_existing_tables,
 );

@@ -204,7 +204,7 @@ fn init_creates_once_and_force_only_adds(b: Backend) {
     let site = Site::empty(b);
     let out = site.run(&["--json", "init"]).status(0);
     let created = out.json()["created"].as_array().unwrap().len();
-    assert_eq!(created, 5, "{out:#?}");
+    assert_eq!(created, 6, "{out:#?}");
     assert_eq!(
         site.vmail().schema_kind().unwrap(),
         Some(SchemaKind::Recommended)
@@ -229,7 +229,7 @@ fn init_creates_once_and_force_only_adds(b: Backend) {
     raw(&site, "DROP TABLE web_session");
     let out = site.run(&["--json", "init", "--force"]).status(0);
     assert_eq!(out.json()["created"], serde_json::json!(["web_session"]));
-    assert_eq!(site.vmail().tables().unwrap().len(), 5);
+    assert_eq!(site.vmail().tables().unwrap().len(), 6);
     assert_eq!(site.snapshot(), before);
 }
 

@@ -18,7 +18,7 @@ use strict;
 use warnings;
 
 use CGI ();
-use Digest::SHA qw(hmac_sha256_hex);
+use Digest::SHA qw(hmac_sha256_hex sha256_hex);
 use Scalar::Util qw(blessed);
 
 our $VERSION = '0.1';
@@ -29,6 +29,15 @@ our $MIN_PASSWORD = 8;
 our $MAX_FIELD = 1024;
 # Seconds a failed sign-in or password check waits before answering (slows guessing down).
 our $FAIL_DELAY = 2;
+# The sign-in throttle (docs/control-panel.md): sign-in attempts per domain, and failed ones
+# per client address, are counted in the database in windows of $SIGNIN_WINDOW seconds. The
+# delay after a failure doubles with the domain's attempts, up to $MAX_FAIL_DELAY; beyond
+# $SIGNIN_LIMIT attempts for a domain, or $CLIENT_LIMIT failures from one address, sign-in is
+# refused until the window ends. The web server may set VMAILSQL_SIGNIN_WINDOW and
+# VMAILSQL_SIGNIN_LIMIT (the client limit is three times the domain's).
+our $SIGNIN_WINDOW  = 900;
+our $SIGNIN_LIMIT   = 10;
+our $MAX_FAIL_DELAY = 16;
 # The configuration file when the web server does not pass VMAILSQL_CONFIG (Apache's suExec
 # clears the environment): set it here at install time, as the seed's DomainAdminConfig.pm was
 # edited. undef means the library's default, /etc/vmailsql.conf.
@@ -37,7 +46,8 @@ our $CONFIG_FILE = undef;
 my %STATUS_TEXT = (
     200 => 'OK',            303 => 'See Other',         400 => 'Bad Request',
     403 => 'Forbidden',     404 => 'Not Found',         405 => 'Method Not Allowed',
-    409 => 'Conflict',      413 => 'Payload Too Large', 500 => 'Internal Server Error',
+    409 => 'Conflict',      413 => 'Payload Too Large', 429 => 'Too Many Requests',
+    500 => 'Internal Server Error',
     503 => 'Service Unavailable',
 );
 
@@ -142,21 +152,41 @@ sub log_value {
 sub method { return uc($ENV{REQUEST_METHOD} || 'GET') }
 sub is_post { return $_[0]->method eq 'POST' }
 
-# A field of the POST body (never the query string), length-limited; undef when absent.
+# What the visitor calls each form field, for messages.
+my %FIELD_LABEL = (
+    domain      => 'Domain',           password    => 'Password',
+    password2   => 'Repeat password',  current     => 'Current password',
+    local_part  => 'Name',             mbox_name   => 'Mail file',
+    remote_name => 'Forward to',       catch_all   => 'Catch-all address',
+    address     => 'Your email address',
+);
+
+# A value longer than $MAX_FIELD characters is refused, never cut short: a truncated new
+# password would be set without the visitor knowing what it is.
+sub _checked_field {
+    my ($name, $value) = @_;
+    return undef unless defined $value;
+    my $chars = $value;
+    utf8::decode($chars);
+    if (length $chars > $MAX_FIELD) {
+        my $label = $FIELD_LABEL{$name} || $name;
+        die VmailCGI::Failure->new(400, "The field \"$label\" is longer than $MAX_FIELD "
+            . 'characters. Nothing was changed.');
+    }
+    return $value;
+}
+
+# A field of the POST body (never the query string), as UTF-8 bytes; undef when absent.
 sub post {
     my ($self, $name) = @_;
     return undef unless $self->is_post;
-    my $value = scalar $self->{q}->param($name);
-    return undef unless defined $value;
-    return substr $value, 0, $MAX_FIELD;
+    return _checked_field($name, scalar $self->{q}->param($name));
 }
 
 # A parameter of the URL's query string (for page selection on GET).
 sub query {
     my ($self, $name) = @_;
-    my $value = scalar $self->{q}->url_param($name);
-    return undef unless defined $value;
-    return substr $value, 0, $MAX_FIELD;
+    return _checked_field($name, scalar $self->{q}->url_param($name));
 }
 
 sub input_error { return $_[0]->{input_error} }
@@ -330,6 +360,42 @@ sub password_problem {
     return undef;
 }
 
+# ---- sign-in throttle ----
+
+sub _setting {
+    my ($name, $default) = @_;
+    my $value = $ENV{$name};
+    return defined $value && $value =~ /\A[1-9][0-9]{0,6}\z/ ? $value : $default;
+}
+
+sub signin_window { _setting('VMAILSQL_SIGNIN_WINDOW', $SIGNIN_WINDOW) }
+sub signin_limit  { _setting('VMAILSQL_SIGNIN_LIMIT', $SIGNIN_LIMIT) }
+sub client_limit  { 3 * signin_limit() }
+
+# The throttle subjects of a sign-in: the domain as typed (lower-cased: one count whatever the
+# case; a name too long to be a domain by its hash), and the client's address as the web server
+# gives it.
+sub domain_subject {
+    my ($domain) = @_;
+    $domain = lc $domain;
+    $domain =~ s/\.+\z//;    # "example.org." is example.org too
+    return 'domain:' . (length $domain > 200 ? 'sha256:' . sha256_hex($domain) : $domain);
+}
+
+sub client_subject {
+    my $from = $ENV{REMOTE_ADDR};
+    $from = '-' unless defined $from && length $from;
+    $from =~ s/[^0-9A-Fa-f:.]//g;
+    return 'client:' . lc substr($from, 0, 64);
+}
+
+# Seconds to wait after the domain's n-th failed attempt in its window: 2, 4, 8, 16, 16, ...
+sub fail_delay {
+    my ($attempts) = @_;
+    my $delay = $FAIL_DELAY * 2**(($attempts < 1 ? 1 : $attempts > 8 ? 8 : $attempts) - 1);
+    return $delay > $MAX_FAIL_DELAY ? $MAX_FAIL_DELAY : $delay;
+}
+
 # ---- library access ----
 
 # Opens the library with $VMAILSQL_CONFIG, else $CONFIG_FILE, else /etc/vmailsql.conf; dies with a Vmailsql::Error
@@ -345,7 +411,8 @@ sub library {
     }
     my $config = $ENV{VMAILSQL_CONFIG};
     $config = $CONFIG_FILE unless defined $config && length $config;
-    $self->{vm} = defined $config && length $config ? Vmailsql->open($config) : Vmailsql->open;
+    my $vm = defined $config && length $config ? Vmailsql->open($config) : Vmailsql->open;
+    $self->{vm} = VmailCGI::Text->new($vm);
     return $self->{vm};
 }
 
@@ -460,6 +527,7 @@ HTML
         $notice .= qq{<div class="notice $kind" role="$role"><p>} . h($text) . "</p></div>\n";
     }
     my $body = defined $o{body} ? $o{body} : '';
+    $notice = bytes($notice);
     my $html = <<"HTML";
 <!DOCTYPE html>
 <html lang="en">
@@ -514,6 +582,34 @@ sub field {
 }
 
 # A page-level failure: an HTTP status and the text the visitor sees.
+package VmailCGI::Text;
+
+# The pages work on UTF-8 bytes (form fields, cookies, and library results through bytes());
+# the library takes text (characters). This wrapper around the Vmailsql handle decodes every
+# plain string argument on the way in, so "j\xc3\xbcrgen" typed into a form reaches the library
+# as "j\x{fc}rgen", not as its UTF-8 bytes encoded a second time.
+our $AUTOLOAD;
+
+sub new { my ($class, $vm) = @_; return bless { vm => $vm }, $class }
+
+sub AUTOLOAD {
+    my $self = shift;
+    (my $method = $AUTOLOAD) =~ s/.*:://;
+    my @args = map { _text($_) } @_;
+    return $self->{vm}->$method(@args);
+}
+
+sub DESTROY { }
+
+sub _text {
+    my ($value) = @_;
+    return $value if !defined $value || ref $value || utf8::is_utf8($value);
+    my $chars = $value;
+    utf8::decode($chars)
+        or die VmailCGI::Failure->new(400, 'The form held text that is not UTF-8. Nothing was changed.');
+    return $chars;
+}
+
 package VmailCGI::Failure;
 
 sub new { my ($class, $status, $text) = @_; return bless { status => $status, text => $text }, $class }

@@ -111,13 +111,14 @@ down, try again later" apart from everything else. Methods return normally only 
 
 =head2 Strings
 
-Strings are handed to the library as UTF-8: character strings (Perl's UTF8 flag on) are
-encoded, byte strings are passed unchanged and must already be UTF-8 (the library refuses
-anything else with C<invalid_input>). The one exception is the password given to
-C<authenticate> and C<verify_password>: it is compared as the bytes it is, as tpop3d did, so
-hashes of legacy Latin-1 passwords keep verifying (and a Latin-1 byte string does not match
-the hash of the same text in UTF-8). A string containing a NUL byte is refused with
-C<invalid_input>.
+Every string argument is text: the library is given the UTF-8 encoding of its characters,
+whatever Perl's internal representation (a string without the UTF8 flag is characters
+U+0000-U+00FF, one per byte), so two strings that are C<eq> give the library the same bytes.
+Decode what comes from files, terminals and forms before passing it (C<utf8::decode>). Passwords
+that are not UTF-8 text, such as a legacy site's hashes of Latin-1 passwords (tpop3d compared
+bytes), go through C<authenticate_bytes> and C<verify_password_bytes>, which pass the string's
+characters as octets unchanged and die with C<invalid_input> on a character above U+00FF. A
+string containing a NUL byte is refused with C<invalid_input>.
 C<undef> where the library requires a string dies with C<invalid_input> (code
 C<VMAILSQL_NULL_ARGUMENT>). Strings coming back are Perl character strings.
 
@@ -126,6 +127,8 @@ C<VMAILSQL_NULL_ARGUMENT>). Strings coming back are Perl character strings.
 A C<Vmailsql> object owns one C handle: the configuration and one database connection,
 opened on first use and reopened after failures. C<DESTROY> (or C<close>) frees it and clears
 the pointer, so a closed object dies with C<invalid_input> instead of touching freed memory.
+Only objects made by C<open> and C<open_url> are handles: a scalar blessed into C<Vmailsql>
+anywhere else dies with C<invalid_input> too, whatever number it holds.
 Handles survive C<fork()>: the child's first call opens its own connection without touching
 the parent's, and the child freeing its copy never closes the parent's connection. Handles are
 not cloned into new ithreads (C<CLONE_SKIP>): a thread opens its own.
@@ -191,6 +194,11 @@ A POP3 login by tpop3d's rules (the login splits at the first of the configured 
 C<@%!:> by default). Returns the mailbox C<< {domain, local_part, path, domain_path,
 unix_user} >>; dies with C<auth_failed> for an unknown user or a wrong password alike.
 
+=item authenticate_bytes($login, $password_octets)
+
+As C<authenticate>, with the password given as bytes (see L</Strings>): for legacy passwords
+that are not UTF-8 text.
+
 =item authenticate_apop($login, $timestamp, $digest)
 
 An APOP login (RFC 1939); only C<{plaintext}> popboxes can use it. Returns the mailbox.
@@ -228,6 +236,10 @@ Also callable as C<< Vmailsql->hash_password(...) >> (default scheme C<crypt>).
 
 True when C<$password> matches the stored value (every scheme tpop3d and Dovecot accept),
 false otherwise, including for an unknown or malformed stored value. Needs no handle.
+
+=item verify_password_bytes($stored, $password_octets)
+
+As C<verify_password>, with the password given as bytes (see L</Strings>).
 
 =item verify_apop($stored, $timestamp, $digest)
 
@@ -398,6 +410,21 @@ Ends the session (none is not an error). Returns 1.
 =item expire_sessions()
 
 Deletes expired sessions; returns how many.
+
+=item count_signin_attempt($subject, $window_seconds)
+
+Counts one sign-in attempt against C<$subject> (the control panel uses C<domain:E<lt>nameE<gt>>
+and C<client:E<lt>addressE<gt>>) and returns its attempts in the current window, this one
+included. The first attempt opens a window of C<$window_seconds>; the first one after it starts
+again at 1. Counted in the database (table C<signin_failure>), so every process sees them.
+
+=item signin_attempts($subject, $window_seconds)
+
+The attempts counted in C<$subject>'s current window, without counting one.
+
+=item clear_signin_attempts($subject)
+
+Forgets C<$subject>'s attempts (after a successful sign-in). Returns 1.
 
 =back
 

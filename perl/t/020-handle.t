@@ -110,6 +110,18 @@ subtest 'close, DESTROY and the class check' => sub {
     like($e, qr/not called on a Vmailsql handle/, 'even one that looks like a handle');
     $e = error_of { Vmailsql->domains };
     like($e, qr/not called on a Vmailsql handle/, 'a class name is not a handle');
+    # A forged object of the right class: its number must never be taken for a pointer.
+    my $sub0 = Vmailsql->open_url('sqlite::memory:');
+    $sub0->create_schema;
+    # (A literal \12345 is read-only and cannot be blessed; a copy in a variable can.)
+    $e = error_of { bless(\(my $n = 12345), 'Vmailsql')->resolve('a@b') };
+    is($e && $e->kind, 'invalid_input', 'a forged Vmailsql object is refused, not dereferenced');
+    like($e, qr/not called on a Vmailsql handle/, '... with a message');
+    $e = error_of { bless(\(my $q = 0 + $$sub0), 'Vmailsql')->tables };
+    like($e, qr/not called on a Vmailsql handle/, 'even one holding a real handle\'s pointer');
+    $$sub0 = 12345;
+    ok(scalar $sub0->tables, 'a handle whose number was overwritten still uses its own pointer');
+    ok(!bless(\(my $m = 12345), 'Vmailsql')->is_open, 'is_open is false for a forged object');
 
     @My::Vmail::ISA = ('Vmailsql');
     my $sub = My::Vmail->open_url('sqlite::memory:');
@@ -127,19 +139,45 @@ subtest 'arguments and strings' => sub {
     $e = error_of { $vm->domain(undef) };
     is($e && $e->code, VMAILSQL_NULL_ARGUMENT, 'undef for a required string');
 
-    # "pässwörd" (legacy-contract.md test vector, MD5 hex of its UTF-8 bytes).
+    # "pässwörd" (legacy-contract.md test vector, MD5 hex of its UTF-8 bytes). Text is the
+    # UTF-8 encoding of its characters, whatever Perl's internal representation: the same
+    # string upgraded or downgraded gives the library the same bytes.
     my $stored = '{md5}12841e4ba5e37d2fbfc78458c6714ade';
+    my $latin1_stored = '{md5}2ca67a2dbf3a2f52ef5126a2ae8f8a2f';    # of its Latin-1 bytes
     my $chars = "p\x{e4}ssw\x{f6}rd";
     utf8::upgrade(my $upgraded = $chars);
-    ok(Vmailsql->verify_password($stored, $upgraded), 'a character string is passed as UTF-8');
-    ok(Vmailsql->verify_password($stored, "p\xc3\xa4ssw\xc3\xb6rd"), 'UTF-8 bytes pass unchanged');
-    # A password that is not UTF-8 is passed as the bytes it is (tpop3d compared bytes, so a
-    # legacy site may hold hashes of Latin-1 passwords): it matches the hash of those bytes only.
-    utf8::downgrade(my $latin1 = $chars);
-    ok(!Vmailsql->verify_password($stored, $latin1),
-        'Latin-1 bytes do not match the hash of the UTF-8 password');
-    ok(Vmailsql->verify_password('{md5}2ca67a2dbf3a2f52ef5126a2ae8f8a2f', $latin1),
-        'Latin-1 bytes match the hash of the Latin-1 password');
+    utf8::downgrade(my $downgraded = $chars);
+    ok($upgraded eq $downgraded, 'the two representations are eq');
+    ok(Vmailsql->verify_password($stored, $upgraded), 'an upgraded string is encoded as UTF-8');
+    ok(Vmailsql->verify_password($stored, $downgraded), 'a downgraded one the same way');
+    ok(!Vmailsql->verify_password($latin1_stored, $downgraded),
+        'text never matches the hash of its Latin-1 bytes');
+    ok(!Vmailsql->verify_password($stored, "p\xc3\xa4ssw\xc3\xb6rd"),
+        'UTF-8 octets given as text are characters of their own (encoded again)');
+    # Legacy Latin-1 passwords (tpop3d compared bytes): the explicit bytes API.
+    ok(Vmailsql->verify_password_bytes($latin1_stored, "p\xe4ssw\xf6rd"),
+        'verify_password_bytes: Latin-1 octets match the hash of the Latin-1 password');
+    ok(Vmailsql->verify_password_bytes($latin1_stored, $upgraded),
+        '... also from an upgraded string (its characters are the octets)');
+    ok(!Vmailsql->verify_password_bytes($stored, "p\xe4ssw\xf6rd"),
+        '... and not the hash of the UTF-8 password');
+    ok(Vmailsql->verify_password_bytes($stored, "p\xc3\xa4ssw\xc3\xb6rd"),
+        '... which its UTF-8 octets match');
+    $e = error_of { Vmailsql->verify_password_bytes($stored, "smile \x{263a}") };
+    is($e && $e->kind, 'invalid_input', 'a character above U+00FF is not a byte');
+    like($e, qr/password is not a byte string/, '... and the message says so');
+
+    $vm->add_domain(name => 'bytes.example', path => '/var/mail/bytes.example', unix_user => 'vmail');
+    $vm->add_popbox_record('bytes.example', 'legacy', $latin1_stored);
+    ok($vm->authenticate_bytes('legacy@bytes.example', "p\xe4ssw\xf6rd"),
+        'authenticate_bytes: a legacy Latin-1 password logs in');
+    $e = error_of { $vm->authenticate('legacy@bytes.example', "p\xe4ssw\xf6rd") };
+    is($e && $e->kind, 'auth_failed', 'authenticate takes text: its UTF-8 does not match');
+    $vm->add_popbox('bytes.example', 'text', $downgraded);
+    ok($vm->authenticate('text@bytes.example', $upgraded),
+        'a password set downgraded verifies upgraded');
+    ok($vm->authenticate_bytes('text@bytes.example', "p\xc3\xa4ssw\xc3\xb6rd"),
+        '... and as its UTF-8 octets through the bytes API');
 
     # Strings come back as characters.
     $vm->add_domain(name => 'example.org', path => '/var/mail/example.org', unix_user => 'vmail');
@@ -151,6 +189,10 @@ subtest 'arguments and strings' => sub {
     ok(!utf8::is_utf8($f->{domain}), 'ASCII results stay plain');
     my @targets = @{ $vm->resolve("info\@example.org")->{targets} };
     is_deeply(\@targets, ["j\x{fc}rgen\@example.net"], 'resolve targets decoded too');
+    utf8::downgrade(my $down = "j\x{fc}rgen\@example.net");
+    $vm->change_forwarder('example.org', 'info', $down);
+    is($vm->forwarder('example.org', 'info')->{remote_name}, $target,
+        'a downgraded string is stored as the same text');
 };
 
 subtest 'Vmailsql::Error' => sub {

@@ -225,6 +225,18 @@ sub api {
         'set_domain_password ends the session');
     is($vm->expire_sessions, 0, 'expire_sessions: nothing expired yet');
 
+    # ---- sign-in throttle ----
+    is($vm->signin_attempts('domain:example.org', 900), 0, 'signin_attempts: none yet');
+    is($vm->count_signin_attempt('domain:example.org', 900), $_, "count_signin_attempt: $_")
+        for 1 .. 3;
+    is($vm->count_signin_attempt('client:192.0.2.1', 900), 1, 'subjects are counted apart');
+    is($vm->signin_attempts('domain:example.org', 900), 3, 'signin_attempts counts none');
+    is($vm->clear_signin_attempts('domain:example.org'), 1, 'clear_signin_attempts');
+    is($vm->signin_attempts('domain:example.org', 900), 0, '... forgets them');
+    is(kind_of { $vm->count_signin_attempt('', 900) }, 'invalid_input', 'an empty subject');
+    is(kind_of { $vm->count_signin_attempt('domain:x', 0) }, 'invalid_input', 'a window of 0');
+    is(kind_of { $vm->count_signin_attempt('domain:x', 2**33) }, 'invalid_input', 'a window too large');
+
     {
         my $conf = write_config($b, session_lifetime => 1);
         my $short = Vmailsql->open($conf);

@@ -177,6 +177,21 @@ sub scripts_on {
     $refused->('vmail-addforwarder', ['sales@example.org'], exit => 2, err => "missing arguments\nUsage:.*");
     $refused->('vmail-addforwarder', ['loop@example.org', 'loop@example.org'],
         exit => 2, err => 'forwarding loop@example.org to loop@example.org would loop');
+    # Arguments and passwords are UTF-8 text: decoded before they reach the library, and
+    # printed as UTF-8 again.
+    $run->('vmail-addforwarder', ["umlaut\@example.org", "j\xc3\xbcrgen\@elsewhere.example"]);
+    is($vm->forwarder('example.org', 'umlaut')->{remote_name}, "j\x{fc}rgen\@elsewhere.example",
+        'a UTF-8 argument is stored as its characters, not encoded twice');
+    $run->('vmail-listforwarders', ['example.org'], out => "info\@example.org\tbob\@example.org\n"
+        . "umlaut\@example.org\tj\xc3\xbcrgen\@elsewhere.example\n");
+    $refused->('vmail-addforwarder', ["bad\@example.org", "j\xfcrgen\@elsewhere.example"],
+        exit => 2, err => 'an argument is not UTF-8 text');
+    $run->('vmail-delforwarder', ['umlaut@example.org']);
+    $run->('vmail-domainpasswd', ['--password-stdin', 'other.example'], stdin => "p\xc3\xa4ssw\xc3\xb6rd\n");
+    ok($vm->authenticate_domain('other.example', "p\x{e4}ssw\x{f6}rd"),
+        'a UTF-8 password from stdin is the text it spells');
+    $refused->('vmail-domainpasswd', ['--password-stdin', 'other.example'], stdin => "p\xe4ss\n",
+        exit => 2, err => 'the password is not UTF-8 text');
     $run->('vmail-setcatchall', ['example.org', 'postmaster@elsewhere.example']);
     is($vm->resolve('whoever@example.org')->{rule}, 'catch-all', 'the catch-all answers');
     $run->('vmail-listforwarders', ['example.org'], out => "_default_\@example.org\tpostmaster\@elsewhere.example\n"

@@ -46,3 +46,14 @@ CREATE TABLE web_session (
     PRIMARY KEY (domain_name),
     KEY web_session_by_id (session_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Failed control-panel sign-ins per subject ("domain:<name>", "client:<address>"), counted in
+-- fixed windows that begin at window_start (Unix seconds). IF NOT EXISTS: the migration from the
+-- legacy schema runs this script beside the existing tables, and keeps this one as it is (its
+-- counts are short-lived; nothing needs copying).
+CREATE TABLE IF NOT EXISTS signin_failure (
+    subject      VARCHAR(255) NOT NULL,
+    failures     INT NOT NULL,
+    window_start BIGINT NOT NULL,
+    PRIMARY KEY (subject)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

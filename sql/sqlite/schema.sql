@@ -32,3 +32,10 @@ CREATE TABLE IF NOT EXISTS web_session (
     expires     INTEGER
 );
 CREATE INDEX IF NOT EXISTS web_session_by_id ON web_session (session_id);
+-- Failed control-panel sign-ins per subject ("domain:<name>", "client:<address>"), counted in
+-- fixed windows that begin at window_start (Unix seconds).
+CREATE TABLE IF NOT EXISTS signin_failure (
+    subject      TEXT NOT NULL PRIMARY KEY,
+    failures     INTEGER NOT NULL,
+    window_start INTEGER NOT NULL
+);

@@ -27,7 +27,9 @@
 //!   match), and also for an address that cannot exist: a local part longer than 64 octets or
 //!   with control characters, a malformed domain, bytes that are not UTF-8. The yield explains.
 //! - `FAIL`: the database is down, slow or busy. In a router Exim defers the address (the
-//!   message stays queued); in a domain list or an ACL it is a temporary error (`451`).
+//!   message stays queued); in an ACL it is a temporary error (`451`). The exception is
+//!   `vmailsql_exim_match_domain`, made for domain lists, where Exim would also write a
+//!   panic-log line: it yields `OK` with a list item that defers ([`DEFER_ITEM`]).
 //! - `ERROR`: a problem an administrator must fix, which Exim also writes to the panic log and
 //!   treats as a temporary failure: wrong argument count, unreadable or invalid configuration
 //!   file, stored data that would be unsafe to deliver to (an mbox path escaping the domain, a
@@ -71,6 +73,15 @@ const FAIL: c_int = 2;
 const ERROR: c_int = 3;
 /// Exim's `FAIL_FORCED`: a forced failure; a router declines.
 const FAIL_FORCED: c_int = 4;
+
+/// What `vmailsql_exim_match_domain` yields while the database is unavailable: a domain-list
+/// item that Exim evaluates as a lookup that defers. A list whose *expansion* fails is a
+/// panic-log event in Exim ("failed to expand ... while checking a list"), one line per message
+/// and queue run for a whole outage; a list *item* that defers is not: the router defers the
+/// address and RCPT gets a 451, with main-log lines only, as with the native MySQL lookups.
+/// `dnsdb` is built into every Exim that can load a dlfunc, and a record type it does not know
+/// makes it defer before any DNS query is sent.
+const DEFER_ITEM: &str = "dnsdb;vmailsql-database-unavailable=";
 
 /// How long a local-domain answer is reused within one process.
 const DOMAIN_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -249,6 +260,7 @@ fn domain_lookup(args: &Args<'_>, name: &str, real: bool) -> Outcome {
             Ok(None) => Err(Outcome::Declined(format!(
                 "vmailsql: {domain} is not a local domain"
             ))),
+            Err(e) if !real && e.kind() == ErrorKind::Temporary => Ok(DEFER_ITEM.to_string()),
             Err(e) => Err(Outcome::from_error(&domain, &e)),
         }
     };
@@ -693,7 +705,11 @@ mod tests {
         let config = config.display().to_string();
         let (code, y) = call(vmailsql_exim_resolve, &["alice", "example.org", &config]);
         assert_eq!(code, FAIL, "{y}");
-        let (code, _) = call(vmailsql_exim_match_domain, &["example.org", &config]);
+        // A domain list must not fail to expand (Exim writes that to its panic log): the item
+        // yielded makes the list defer instead.
+        let (code, y) = call(vmailsql_exim_match_domain, &["example.org", &config]);
+        assert_eq!((code, y.as_str()), (OK, DEFER_ITEM));
+        let (code, _) = call(vmailsql_exim_local_domain, &["example.org", &config]);
         assert_eq!(code, FAIL);
     }
 

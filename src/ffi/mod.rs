@@ -23,6 +23,7 @@ mod out;
 pub(crate) use out::{owned_string, produce, produce_opt};
 mod password;
 mod resolve;
+mod throttle;
 
 /// The outcome of every call that can fail.
 ///

@@ -93,6 +93,7 @@ mod tests {
                     "domain_alias",
                     "forwarder",
                     "popbox",
+                    "signin_failure",
                     "web_session"
                 ],
                 "{store:?} {kind:?}"

@@ -15,10 +15,12 @@ use crate::error::{Error, Result};
 
 /// The recommended schema for new MySQL/MariaDB sites.
 pub(crate) const SCHEMA: &str = include_str!("../../sql/mysql/schema.sql");
-/// The seed's schema, for sites that want it unchanged.
+/// The seed's schema, for sites that want it unchanged, and the one table vmailsql adds
+/// (`signin_failure`, the control panel's sign-in throttle).
 pub(crate) const LEGACY_SCHEMA: &str = concat!(
     include_str!("../../sql/legacy/init-db.sql"),
-    include_str!("../../sql/legacy/init-session-db.sql")
+    include_str!("../../sql/legacy/init-session-db.sql"),
+    include_str!("../../sql/legacy/signin-failure.sql")
 );
 
 pub(crate) struct MysqlBackend {
@@ -148,7 +150,7 @@ impl Backend for MysqlBackend {
     fn tables(&mut self) -> Result<Vec<String>> {
         let rows = self.query(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() \
-             AND table_name IN ('domain','forwarder','popbox','domain_alias','web_session')",
+             AND table_name IN ('domain','forwarder','popbox','domain_alias','web_session','signin_failure')",
             &[],
         )?;
         Ok(rows

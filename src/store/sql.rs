@@ -525,3 +525,64 @@ pub(crate) fn delete_session(db: &mut dyn Backend, domain: &str) -> Result<bool>
 pub(crate) fn expire_sessions(db: &mut dyn Backend, now: i64) -> Result<u64> {
     db.execute("DELETE FROM web_session WHERE expires < ?", &[now.into()])
 }
+
+// ---- sign-in throttling ----
+
+/// Adds one failure to `subject`'s window, or restarts it at 1 when it began before
+/// `window_open_since`. Returns the rows changed (0: no row yet).
+pub(crate) fn bump_signin_failures(
+    db: &mut dyn Backend,
+    subject: &str,
+    now: i64,
+    window_open_since: i64,
+) -> Result<u64> {
+    // MySQL evaluates SET assignments left to right: window_start is read by the first one
+    // before the second changes it, as SQLite does.
+    db.execute(
+        "UPDATE signin_failure SET \
+         failures = CASE WHEN window_start < ? THEN 1 ELSE failures + 1 END, \
+         window_start = CASE WHEN window_start < ? THEN ? ELSE window_start END \
+         WHERE subject = ?",
+        &[
+            window_open_since.into(),
+            window_open_since.into(),
+            now.into(),
+            subject.into(),
+        ],
+    )
+}
+
+pub(crate) fn insert_signin_failure(db: &mut dyn Backend, subject: &str, now: i64) -> Result<()> {
+    db.execute(
+        "INSERT INTO signin_failure (subject, failures, window_start) VALUES (?, 1, ?)",
+        &[subject.into(), now.into()],
+    )
+    .map(drop)
+}
+
+/// Failures counted against `subject` in a window that began at `window_open_since` or later.
+pub(crate) fn signin_failures(
+    db: &mut dyn Backend,
+    subject: &str,
+    window_open_since: i64,
+) -> Result<u32> {
+    let rows = db.query(
+        "SELECT failures FROM signin_failure WHERE subject = ? AND window_start >= ?",
+        &[subject.into(), window_open_since.into()],
+    )?;
+    let count = rows
+        .into_iter()
+        .next()
+        .and_then(|mut r| r.pop())
+        .and_then(Value::int)
+        .unwrap_or(0);
+    Ok(u32::try_from(count.max(0)).unwrap_or(u32::MAX))
+}
+
+pub(crate) fn clear_signin_failures(db: &mut dyn Backend, subject: &str) -> Result<()> {
+    db.execute(
+        "DELETE FROM signin_failure WHERE subject = ?",
+        &[subject.into()],
+    )
+    .map(drop)
+}

@@ -129,7 +129,7 @@ impl Backend for SqliteBackend {
     fn tables(&mut self) -> Result<Vec<String>> {
         let rows = self.query(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN \
-             ('domain','forwarder','popbox','domain_alias','web_session')",
+             ('domain','forwarder','popbox','domain_alias','web_session','signin_failure')",
             &[],
         )?;
         Ok(rows

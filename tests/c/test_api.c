@@ -862,6 +862,34 @@ static void test_password_functions(void) {
     vmailsql_free(h);
 }
 
+static void test_signin_throttle(void) {
+    vmailsql *h = fresh_db();
+    uint32_t attempts = 4242;
+
+    CHECK_CODE(vmailsql_signin_attempts(h, "domain:example.org", 900, &attempts), VMAILSQL_OK);
+    CHECK(attempts == 0);
+    CHECK_CODE(vmailsql_count_signin_attempt(h, "domain:example.org", 900, &attempts), VMAILSQL_OK);
+    CHECK(attempts == 1);
+    CHECK_CODE(vmailsql_count_signin_attempt(h, "domain:example.org", 900, &attempts), VMAILSQL_OK);
+    CHECK(attempts == 2);
+    CHECK_CODE(vmailsql_count_signin_attempt(h, "client:192.0.2.1", 900, &attempts), VMAILSQL_OK);
+    CHECK(attempts == 1); /* subjects are counted apart */
+    CHECK_CODE(vmailsql_signin_attempts(h, "domain:example.org", 900, &attempts), VMAILSQL_OK);
+    CHECK(attempts == 2);
+    CHECK_CODE(vmailsql_clear_signin_attempts(h, "domain:example.org"), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_signin_attempts(h, "domain:example.org", 900, &attempts), VMAILSQL_OK);
+    CHECK(attempts == 0);
+    attempts = 4242;
+    CHECK_CODE(vmailsql_count_signin_attempt(h, "", 900, &attempts), VMAILSQL_INVALID_INPUT);
+    CHECK_CODE(vmailsql_count_signin_attempt(h, "domain:x", 0, &attempts), VMAILSQL_INVALID_INPUT);
+    CHECK_CODE(vmailsql_count_signin_attempt(h, "\xff", 900, &attempts), VMAILSQL_INVALID_INPUT);
+    CHECK_CODE(vmailsql_count_signin_attempt(h, "domain:x", 900, NULL), VMAILSQL_NULL_ARGUMENT);
+    CHECK_CODE(vmailsql_signin_attempts(h, NULL, 900, &attempts), VMAILSQL_NULL_ARGUMENT);
+    CHECK_CODE(vmailsql_clear_signin_attempts(NULL, "domain:x"), VMAILSQL_NULL_ARGUMENT);
+    CHECK(attempts == 4242); /* out-parameters untouched on failure */
+    vmailsql_free(h);
+}
+
 static void test_sessions(void) {
     vmailsql *h = fresh_db();
     char *token = (char *)SENTINEL;
@@ -1145,6 +1173,7 @@ static const struct test tests[] = {
     {"lookup_mailbox", test_lookup_mailbox},
     {"password_functions", test_password_functions},
     {"sessions", test_sessions},
+    {"signin throttle", test_signin_throttle},
     {"upgrade_on_login", test_upgrade_on_login},
     {"database_down", test_database_down},
     {"null_handle", test_null_handle},

@@ -107,7 +107,7 @@ _CALL = r'''
 use strict; use warnings;
 use JSON::PP ();
 use Vmailsql;
-my $json = JSON::PP->new->canonical->allow_nonref->allow_blessed->convert_blessed;
+my $json = JSON::PP->new->ascii->canonical->allow_nonref->allow_blessed->convert_blessed;
 my ($method, @args) = @{ $json->decode($ARGV[0]) };
 my $vm = Vmailsql->open;
 my @out = eval { $vm->$method(@args) };
@@ -187,13 +187,13 @@ setenv.add-environment = ( {environment} )
 class Site:
     """A private lighttpd serving the CGI pages; `base` is http://127.0.0.1:PORT."""
 
-    def __init__(self, tmp, config_path):
+    def __init__(self, tmp, config_path, extra_env=None):
         self.tmp = Path(tmp)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.docroot = self.tmp / "docroot"
         self.docroot.mkdir()
-        env = {"VMAILSQL_CONFIG": str(config_path)}
+        env = {"VMAILSQL_CONFIG": str(config_path), **(extra_env or {})}
         dirs = perl_lib_dirs()
         if dirs:
             env["PERL5LIB"] = os.pathsep.join(dirs)

@@ -406,9 +406,55 @@ def test_passwd_popbox_changes_a_password_without_the_domain_password(env, brows
     b.submit("main button[type=submit]", dict(fields, **{"#current": "carol-old-pass"}))
     assert heading(b) == "Password changed"
     assert notices(b) == ["The password of carol@users.example has been changed."]
+    assert "\\n" not in b.source and "\\n" not in b.text("main")  # no literal backslash-n
     assert env.lib("authenticate", "carol@users.example", "carol-new-pass")["local_part"] == "carol"
     assert env.lib.failure("authenticate", "carol@users.example", "carol-old-pass").kind == "auth_failed"
     assert session_cookie(b) is None  # no domain session was involved
+
+
+def test_over_long_fields_are_refused_not_truncated(env, browser):
+    add_domain(env, "long.example", "long-domain-pw")
+    env.lib("add_popbox", "long.example", "dora", pw("dora-old-pass"), None)
+    long_pw = pw("L" * 1030)
+    b = browser()
+    b.get(env.site.url(PASSWD))
+    b.submit("main button[type=submit]", {"#address": "dora@long.example", "#current": "dora-old-pass",
+                                          "#password": long_pw, "#password2": long_pw})
+    assert notices(b) == ['The field "Password" is longer than 1024 characters. Nothing was changed.']
+    assert env.lib("authenticate", "dora@long.example", "dora-old-pass")["local_part"] == "dora"
+    assert env.lib.failure("authenticate", "dora@long.example", long_pw[:1024]).kind == "auth_failed"
+
+    # In the control panel too: a popbox password of 1030 characters is not set as its first 1024.
+    sign_in(b, env, "long.example", "long-domain-pw")
+    nav(b, "Popboxes")
+    follow(b, "Set password")
+    b.submit(button("popbox_password"), {"#password": long_pw, "#password2": long_pw})
+    assert notices(b) == ['The field "Password" is longer than 1024 characters. Nothing was changed.']
+    assert env.lib("authenticate", "dora@long.example", "dora-old-pass")["local_part"] == "dora"
+    # The limit counts characters, not bytes: 1000 "\u00fc" (2000 bytes in the form) pass it
+    # and reach the library's own check of the password.
+    nav(b, "Popboxes")
+    follow(b, "Set password")
+    b.submit(button("popbox_password"), {"#password": "\u00fc" * 1000, "#password2": "\u00fc" * 1000})
+    assert notices(b) == ["Password longer than 511 bytes."]
+
+
+def test_form_text_reaches_the_library_as_characters(env, browser):
+    """Form fields arrive as UTF-8; the library gets the characters they spell, once encoded."""
+    add_domain(env, "text.example", "text-domain-pw")
+    b = browser()
+    sign_in(b, env, "text.example", "text-domain-pw")
+    nav(b, "Forwarders")
+    b.submit(button("add_forwarder"), {"#local_part": "info", "#remote_name": "j\u00fcrgen@elsewhere.example"})
+    assert notices(b) == ["Forwarder info@text.example added."]
+    assert env.lib("forwarder", "text.example", "info")["remote_name"] == "j\u00fcrgen@elsewhere.example"
+    assert any("j\u00fcrgen@elsewhere.example" in r for r in row_texts(b))
+    env.lib("add_popbox", "text.example", "umlaut", pw("p\u00e4ssw\u00f6rd-1"), None)
+    b.get(env.site.url(PASSWD))
+    b.submit("main button[type=submit]", {"#address": "umlaut@text.example", "#current": "p\u00e4ssw\u00f6rd-1",
+                                          "#password": pw("n\u00e9w-p\u00e4ss-2"), "#password2": "n\u00e9w-p\u00e4ss-2"})
+    assert heading(b) == "Password changed", notices(b)
+    assert env.lib("authenticate", "umlaut@text.example", "n\u00e9w-p\u00e4ss-2")["local_part"] == "umlaut"
 
 
 def test_wrong_password_and_unknown_domain_look_the_same(env, browser):
@@ -438,6 +484,70 @@ def test_wrong_password_and_unknown_domain_look_the_same(env, browser):
     # The right password works through the same path (the failures above were not an accident).
     ok, _ = signin_by_http(env, "same.example", "same-domain-pw")
     assert ok.status == 303 and any(c.startswith(SESSION_COOKIE + "=") for c in ok.all("Set-Cookie"))
+
+
+def test_sign_in_throttle_per_domain_and_per_client_address(tmp_path_factory, browser):
+    """Attempts per domain and failures per client address are counted in the database; the
+    delay grows, a locked-out sign-in is refused even with the right password, and the right
+    password works again once the window has ended."""
+    window, limit = 60, 2  # VMAILSQL_SIGNIN_WINDOW, VMAILSQL_SIGNIN_LIMIT (client limit 3 * 2)
+    tmp = tmp_path_factory.mktemp("throttle")
+    e = Env()
+    e.db = tmp / "vmail.db"
+    e.config = tmp / "vmailsql.conf"
+    e.config.write_text(f"database = sqlite://{e.db}\n")
+    e.config.chmod(0o640)
+    e.lib = Library(e.config)
+    e.lib("create_schema")
+    add_domain(e, "throttle.example", "throttle-domain-pw")
+    add_domain(e, "bystander.example", "bystander-domain-pw")
+    e.site = Site(tmp, e.config, {"VMAILSQL_SIGNIN_WINDOW": str(window),
+                                  "VMAILSQL_SIGNIN_LIMIT": str(limit)})
+
+    def failures(subject):
+        with sqlite3.connect(e.db) as con:
+            row = con.execute("SELECT failures FROM signin_failure WHERE subject = ?", (subject,)).fetchone()
+        return row[0] if row else 0
+
+    try:
+        b = browser()
+        started = time.monotonic()
+        # Per domain: the delay doubles (2 s, 4 s), and the attempt after the limit is refused
+        # without looking at the password, the right one included.
+        for n in (1, 2):
+            t = time.monotonic()
+            sign_in(b, e, "throttle.example", pw(f"wrong-throttle-pw-{n}"))
+            assert notices(b) == ["Unknown domain or wrong password."]
+            assert time.monotonic() - t >= FAIL_DELAY * 2 ** (n - 1) - 0.2
+        assert failures("domain:throttle.example") == 2
+        assert failures("client:127.0.0.1") == 2
+        sign_in(b, e, "THROTTLE.example", "throttle-domain-pw")
+        locked = ["Too many failed sign-ins for this domain or from your address. Sign-in is "
+                  "locked for up to 1 minute; please try again later."]
+        assert heading(b) == "Sign in" and notices(b) == locked
+        assert session_cookie(b) is None
+        # Every CGI process sees the same count: a plain HTTP client is refused too (429).
+        answer, _ = signin_by_http(e, "throttle.example", "throttle-domain-pw")
+        assert answer.status == 429 and "Too many failed sign-ins" in answer.body
+
+        # Per client address: failures on any domains add up (the limit is 3 * 2 = 6); then even
+        # a domain that never failed cannot be signed in to from this address.
+        for n in range(4):
+            answer, _ = signin_by_http(e, f"nosuch{n}.example", "whatever-pw")
+            assert answer.status == 403
+        assert failures("client:127.0.0.1") == 6
+        sign_in(b, e, "bystander.example", "bystander-domain-pw")
+        assert notices(b) == locked
+        assert time.monotonic() - started < window, "the test was too slow for its window"
+        assert "sign-in refused (too many attempts) for domain \"bystander.example\"" in e.site.logs()
+
+        # After the window the right password works, and clears the domain's count.
+        time.sleep(max(0.0, started + window + 2 - time.monotonic()))
+        sign_in(b, e, "throttle.example", "throttle-domain-pw")
+        assert heading(b) == "Overview"
+        assert failures("domain:throttle.example") == 0
+    finally:
+        e.site.close()
 
 
 def test_forged_cross_site_posts_are_rejected(env, browser):

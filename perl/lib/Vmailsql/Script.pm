@@ -43,6 +43,13 @@ sub main {
     my ($min, $max) = @{ $spec{args} || [0, 0] };
     $self->usage(@ARGV < $min ? 'missing arguments' : 'too many arguments')
         if @ARGV < $min || (defined $max && @ARGV > $max);
+    # The library takes text: arguments arrive as UTF-8 bytes and are decoded to characters;
+    # output is written as UTF-8.
+    for my $arg (@ARGV, grep { defined && !ref } values %opt) {
+        $self->fail($EXIT{usage}, 'an argument is not UTF-8 text') unless utf8::decode($arg);
+    }
+    binmode STDOUT, ':encoding(UTF-8)';
+    binmode STDERR, ':encoding(UTF-8)';
     $self->{options} = \%opt;
     $self->{config}  = $opt{config};
 
@@ -114,6 +121,7 @@ sub _stdin_line {
     $self->fail($EXIT{usage}, "no $what on standard input") unless defined $line;
     $line =~ s/\r?\n\z//;
     $self->fail($EXIT{usage}, "empty $what") if $line eq '';
+    $self->fail($EXIT{usage}, "the $what is not UTF-8 text") unless utf8::decode($line);
     return $line;
 }
 
@@ -139,6 +147,7 @@ sub _ask {
     print STDERR "\n";
     $self->fail($EXIT{usage}, 'no password entered') unless defined $line;
     $line =~ s/\r?\n\z//;
+    $self->fail($EXIT{usage}, 'the password is not UTF-8 text') unless utf8::decode($line);
     return $line;
 }
 
