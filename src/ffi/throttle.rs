@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use super::{
-    ffi_panic_boundary, handle_arg, out_arg, str_arg, vmailsql, vmailsql_result, write_out,
-};
+use super::{ffi_panic_boundary, handle_arg, produce, str_arg, vmailsql, vmailsql_result};
 
 /// Counts one sign-in attempt against `subject` (e.g. `"domain:example.org"` or
 /// `"client:192.0.2.1"`, at most 255 bytes) and writes its count within the current window of
@@ -23,14 +21,14 @@ pub unsafe extern "C" fn vmailsql_count_signin_attempt(
     attempts: *mut u32,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(attempts, "attempts")?;
-        // SAFETY: per this function's contract.
-        let (vmail, subject) = unsafe { (handle_arg(handle)?, str_arg(subject, "subject")?) };
         let window = Duration::from_secs(u64::from(window_seconds));
-        let count = vmail.count_signin_attempt(subject, window)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(attempts, count) };
-        Ok(())
+        // SAFETY: per this function's contract.
+        unsafe {
+            produce(attempts, "attempts", || {
+                let (vmail, subject) = (handle_arg(handle)?, str_arg(subject, "subject")?);
+                Ok(vmail.count_signin_attempt(subject, window)?)
+            })
+        }
     }
 }
 
@@ -47,13 +45,14 @@ pub unsafe extern "C" fn vmailsql_signin_attempts(
     attempts: *mut u32,
 ) -> vmailsql_result {
     ffi_panic_boundary! {
-        out_arg(attempts, "attempts")?;
+        let window = Duration::from_secs(u64::from(window_seconds));
         // SAFETY: per this function's contract.
-        let (vmail, subject) = unsafe { (handle_arg(handle)?, str_arg(subject, "subject")?) };
-        let count = vmail.signin_attempts(subject, Duration::from_secs(u64::from(window_seconds)))?;
-        // SAFETY: checked non-NULL above.
-        unsafe { write_out(attempts, count) };
-        Ok(())
+        unsafe {
+            produce(attempts, "attempts", || {
+                let (vmail, subject) = (handle_arg(handle)?, str_arg(subject, "subject")?);
+                Ok(vmail.signin_attempts(subject, window)?)
+            })
+        }
     }
 }
 
@@ -69,7 +68,6 @@ pub unsafe extern "C" fn vmailsql_clear_signin_attempts(
     ffi_panic_boundary! {
         // SAFETY: per this function's contract.
         let (vmail, subject) = unsafe { (handle_arg(handle)?, str_arg(subject, "subject")?) };
-        vmail.clear_signin_attempts(subject)?;
-        Ok(())
+        Ok(vmail.clear_signin_attempts(subject)?)
     }
 }
