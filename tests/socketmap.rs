@@ -192,8 +192,14 @@ fn maps_answer_with_the_seeds_rule() {
         ),
         ("aliases", "sales@catch.example", "OK bob@example.org"),
         ("aliases", "carol@catch.example", "OK carol@catch.example"),
-        // the catch-all only for @domain, which Postfix asks after the address found nothing
-        ("aliases", "random@catch.example", "NOTFOUND "),
+        // the catch-all only for local parts that are neither forwarder nor popbox
+        ("aliases", "random@catch.example", "OK catchall@example.org"),
+        ("aliases", "RaNdOm@CATCH.example", "OK catchall@example.org"),
+        (
+            "aliases",
+            "x'; DROP TABLE popbox; --@catch.example",
+            "OK catchall@example.org",
+        ),
         ("aliases", "@catch.example", "OK catchall@example.org"),
         (
             "aliases",

@@ -2,12 +2,15 @@
 //! rule (forwarder, then popbox, then the `_default_` catch-all) holds inside Postfix's own
 //! lookup order, with the seed's tables as they are.
 //!
-//! Postfix asks `virtual_alias_maps` for `user@domain`, then `@domain`, and only then
-//! `virtual_mailbox_maps`. So `aliases` answers a popbox with its own real address (an alias
-//! of itself ends Postfix's recursion), and answers the catch-all only for `@domain`, which
-//! Postfix asks only after `user@domain` found nothing.
+//! A socketmap table is a "pattern" table to Postfix: it is asked the full address only, never
+//! the `@domain` and bare local-part forms Postfix tries on hash or SQL tables. So `aliases`
+//! answers each address with the library's decision: a forwarder's targets, a popbox's own real
+//! address (an alias of itself ends Postfix's recursion, and an alias domain's address becomes
+//! the real domain's), or the catch-all's targets when neither exists. The catch-all cannot
+//! swallow a popbox and no self-alias rows are needed. `@domain` is answered too (the
+//! catch-all's targets), for tools that ask it.
 
-use vmailsql::{ErrorKind, Mailbox, Resolution, Rule, Vmail, CATCH_ALL};
+use vmailsql::{ErrorKind, Mailbox, Resolution, Vmail, CATCH_ALL};
 
 use crate::users::Users;
 
@@ -82,13 +85,8 @@ impl Maps {
             return self.catch_all(vmail, domain, key);
         }
         match vmail.resolve_parts(local, domain) {
-            Ok(Resolution::Forward {
-                rule: Rule::Forwarder,
-                targets,
-                ..
-            }) => (Reply::Ok(targets.join(",")), None),
-            // Left to the `@domain` query, so that Postfix asks it last.
-            Ok(Resolution::Forward { .. }) => (Reply::NotFound, None),
+            // A forwarder, or the catch-all when no forwarder or popbox has this name.
+            Ok(Resolution::Forward { targets, .. }) => (Reply::Ok(targets.join(",")), None),
             // Its own real address: Postfix stops here and delivers (an alias domain's
             // address becomes the real domain's).
             Ok(Resolution::Mailbox(m)) => {
