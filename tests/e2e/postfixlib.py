@@ -331,14 +331,6 @@ class PrivatePostfix:
                 raise TimeoutError(f"Postfix queue still busy: {busy}\n{self.log()[-3000:]}")
             time.sleep(0.1)
 
-    def sendmail(self, sender: str, recipients: list[str], message: str) -> None:
-        """Local submission (no SMTP, no RCPT-time checks), as root through postdrop."""
-        proc = subprocess.run([str(self.root / "usr/sbin/sendmail"), "-C", str(self.etc),
-                               "-f", sender, *recipients], input=message, text=True,
-                              capture_output=True, env=self.env, timeout=60)
-        if proc.returncode != 0:
-            raise RuntimeError(f"sendmail failed: {proc.stderr}")
-
 
 class Session:
     """One SMTP session by Python's smtplib; replies as (code, text)."""
