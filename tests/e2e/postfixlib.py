@@ -368,3 +368,36 @@ def send(port: int, sender: str, recipients: list[str], token: str) -> dict:
     data = s.data(E.message(token, sender, ", ".join(accepted))) if accepted else None
     s.quit()
     return {"rcpt": rcpt, "data": data}
+
+
+def postfix_version(root: Path) -> str:
+    proc = subprocess.run([str(root / "usr/sbin/postconf"), "-d", "-h", "mail_version"],
+                          capture_output=True, text=True,
+                          env=dict(os.environ, LD_LIBRARY_PATH=str(root / "usr/lib/postfix")))
+    return proc.stdout.strip()
+
+
+def install_baseline_maps(maps_dir: Path, db: E.MariaDB, dbname: str, user: str,
+                          password: str) -> None:
+    """postfix/baseline/*.cf (the PostfixAdmin-style maps) with this database, under
+    maps_dir/baseline."""
+    target = maps_dir / "baseline"
+    target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o755)
+    pf = pwd.getpwnam("postfix")
+    for src in sorted((POSTFIX_DIR / "baseline").glob("*.cf")):
+        text = src.read_text()
+        for key, value in (("hosts", f"unix:{db.socket}"), ("user", user),
+                           ("password", password), ("dbname", dbname)):
+            text, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
+            assert n == 1, (src, key)
+        path = target / src.name
+        path.write_text(text)
+        os.chown(path, 0, pf.pw_gid)
+        path.chmod(0o640)
+
+
+def baseline_main_cf(maps_dir: Path) -> str:
+    text = (POSTFIX_DIR / "baseline" / "main.cf").read_text()
+    text = text.replace("/etc/postfix/baseline/", f"{maps_dir}/baseline/")
+    return text.replace("/etc/postfix/vmailsql/", f"{maps_dir}/")
