@@ -160,7 +160,7 @@ def main() -> None:
     db = E.MariaDB(base / "mariadb", buffer_pool="512M")
     db.start()
     print(f"Postfix {P.postfix_version(root)}, vmailsql-socketmap, MariaDB; legacy schema; "
-          f"{RCPTS} RCPTs, {MESSAGES} messages per configuration and size")
+          f"{RCPTS} RCPTs, {MESSAGES} messages per configuration and size, best of 2 rounds")
     print(f"{'popboxes':>9} {'config':>10} {'ms/RCPT':>8} {'SQL/RCPT':>8} {'ms/msg':>7}")
     try:
         for n in sizes:
@@ -193,9 +193,15 @@ def main() -> None:
                     pf.start()
                 for name_, pf in configs.items():  # warm both: connections, caches
                     rcpt_run(pf, db, rcpts[:100])
-                for name_, pf in configs.items():
-                    ms, sql, codes[name_] = rcpt_run(pf, db, rcpts)
-                    results[name_] = [ms, sql, message_run(pf, msgs)]
+                # Two rounds in alternating order, the best of each kept: the first deliveries
+                # create the mbox files, and the machine is shared.
+                for round_ in range(2):
+                    for name_, pf in (configs.items() if round_ == 0 else
+                                      reversed(list(configs.items()))):
+                        ms, sql, codes[name_] = rcpt_run(pf, db, rcpts)
+                        msg = message_run(pf, msgs)
+                        old = results.get(name_, [ms, sql, msg])
+                        results[name_] = [min(ms, old[0]), sql, min(msg, old[2])]
                 assert codes["vmailsql"] == codes["baseline"], "the configurations disagree"
                 for name_, (ms, sql, msg) in results.items():
                     print(f"{n:>9} {name_:>10} {ms:>8.3f} {sql:>8.2f} {msg:>7.2f}")

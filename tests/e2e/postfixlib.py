@@ -385,7 +385,7 @@ def install_baseline_maps(maps_dir: Path, db: E.MariaDB, dbname: str, user: str,
     target.mkdir(parents=True, exist_ok=True)
     target.chmod(0o755)
     pf = pwd.getpwnam("postfix")
-    for src in sorted((POSTFIX_DIR / "baseline").glob("*.cf")):
+    for src in sorted(p for p in (POSTFIX_DIR / "baseline").glob("*.cf") if p.name != "main.cf"):
         text = src.read_text()
         for key, value in (("hosts", f"unix:{db.socket}"), ("user", user),
                            ("password", password), ("dbname", dbname)):
