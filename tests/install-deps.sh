@@ -13,6 +13,7 @@ packages=(
   lighttpd chromium chromium-driver          # control panel tests in a real browser
   libcgi-pm-perl                             # the CGI pages
   python3 python3-pip                        # end-to-end test driver
+  libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 libmariadb3 adduser  # the unpacked Postfix's libraries
 )
 
 missing=()

@@ -47,6 +47,13 @@ def postfix_root() -> Path:
                  "usr/lib/postfix/postfix-mysql.so", "etc/postfix/dynamicmaps.cf"):
         if not (root / need).exists():
             raise Missing(f"{root / need} missing: {HOW}")
+    env = dict(os.environ, LD_LIBRARY_PATH=str(root / "usr/lib/postfix"))
+    for binary in ("usr/lib/postfix/sbin/smtpd", "usr/lib/postfix/postfix-mysql.so"):
+        ldd = subprocess.run(["ldd", str(root / binary)], capture_output=True, text=True, env=env)
+        missing = [l.split()[0] for l in ldd.stdout.splitlines() if "not found" in l]
+        if missing:
+            raise Missing(f"{binary} needs {', '.join(missing)}: {HOW} (it installs "
+                          "Postfix's library dependencies)")
     for user in ("postfix",):
         try:
             pwd.getpwnam(user)
