@@ -13,6 +13,7 @@ packages=(
   lighttpd chromium chromium-driver          # control panel tests in a real browser
   libcgi-pm-perl                             # the CGI pages
   python3 python3-pip                        # end-to-end test driver
+  libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 libmariadb3 adduser  # the unpacked Postfix's libraries
 )
 
 missing=()
@@ -38,6 +39,21 @@ if ((${#missing[@]})); then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
   if [[ -n $own_policy ]]; then rm -f /usr/sbin/policy-rc.d; fi
+fi
+
+# Postfix end-to-end tests: Debian's postfix package would remove exim4-daemon-heavy, so it is
+# fetched and unpacked into a private root (cached), never installed. Its daemons need the
+# postfix user and the postdrop group, created here as the package's postinst would.
+if [[ $(id -u) -eq 0 ]]; then
+  getent group postfix >/dev/null || addgroup --system --quiet postfix
+  getent passwd postfix >/dev/null ||
+    adduser --system --ingroup postfix --home /var/spool/postfix --no-create-home \
+      --disabled-login --quiet postfix
+  getent group postdrop >/dev/null || addgroup --system --quiet postdrop
+  "$(dirname "$0")/postfix/fetch-postfix.sh" >/dev/null
+elif ! getent passwd postfix >/dev/null || [[ ! -e /var/cache/vmailsql-tests/postfix/.complete ]]; then
+  echo "install-deps: run as root to fetch Postfix (tests/postfix/fetch-postfix.sh) and create its user" >&2
+  exit 1
 fi
 
 if ! python3 -c 'import pytest' 2>/dev/null; then
