@@ -13,6 +13,8 @@
 #   $(INCLUDEDIR)/vmailsql.h
 #   $(LIBDIR)/pkgconfig/vmailsql.pc
 #   $(LIBEXECDIR)/vmailsql/checkpassword   Dovecot 2.3 passdb (examples/checkpassword.c)
+#   $(LUA_CMODDIR)/vmailsql.so             the Lua 5.4 module (lua/vmailsql.c; needs liblua5.4-dev)
+#   $(DATADIR)/vmailsql/dovecot/vmailsql.lua   Dovecot's Lua passdb/userdb script
 # Run ldconfig after installing into a system directory.
 
 PREFIX ?= /usr/local
@@ -24,6 +26,11 @@ CARGO ?= cargo
 CC ?= cc
 CFLAGS ?= -O2 -Wall -Wextra
 INSTALL ?= install
+DATADIR ?= $(PREFIX)/share
+# Where Debian's Lua 5.4 looks for C modules: /usr/local/lib/lua/5.4 and /usr/lib/lua/5.4 are
+# both on its package.cpath.
+LUA_CMODDIR ?= $(LIBDIR)/lua/5.4
+LUA_CFLAGS ?= $(shell pkg-config --cflags lua5.4 2>/dev/null || echo -I/usr/include/lua5.4)
 
 VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -1)
 SOVERSION := 0
@@ -49,25 +56,36 @@ $(BUILD)/checkpassword: examples/checkpassword.c include/vmailsql.h $(LIBRARY)
 	ln -sf $(abspath $(LIBRARY)) $(BUILD)/lib/libvmailsql.so
 	$(CC) $(CFLAGS) -Iinclude -o $@ $< -L$(BUILD)/lib -lvmailsql
 
+# No -llua: the module takes Lua's symbols from the program that loads it (Dovecot, lua5.4).
+$(BUILD)/vmailsql-lua.so: lua/vmailsql.c include/vmailsql.h $(LIBRARY)
+	mkdir -p $(BUILD)/lib
+	ln -sf $(abspath $(LIBRARY)) $(BUILD)/lib/libvmailsql.so
+	$(CC) $(CFLAGS) -fPIC -shared -Iinclude $(LUA_CFLAGS) -o $@ $< -L$(BUILD)/lib -lvmailsql
+
 $(LIBRARY):
 	$(CARGO) build --lib --release
 
-install: $(LIBRARY) $(BUILD)/vmailsql.pc $(BUILD)/checkpassword
+install: $(LIBRARY) $(BUILD)/vmailsql.pc $(BUILD)/checkpassword $(BUILD)/vmailsql-lua.so
 	$(INSTALL) -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) \
-	    $(DESTDIR)$(LIBEXECDIR)/vmailsql
+	    $(DESTDIR)$(LIBEXECDIR)/vmailsql $(DESTDIR)$(LUA_CMODDIR) \
+	    $(DESTDIR)$(DATADIR)/vmailsql/dovecot
 	$(INSTALL) -m 0755 $(LIBRARY) $(DESTDIR)$(LIBDIR)/libvmailsql.so.$(VERSION)
 	ln -sf libvmailsql.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libvmailsql.so.$(SOVERSION)
 	ln -sf libvmailsql.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvmailsql.so
 	$(INSTALL) -m 0644 include/vmailsql.h $(DESTDIR)$(INCLUDEDIR)/vmailsql.h
 	$(INSTALL) -m 0644 $(BUILD)/vmailsql.pc $(DESTDIR)$(LIBDIR)/pkgconfig/vmailsql.pc
 	$(INSTALL) -m 0755 $(BUILD)/checkpassword $(DESTDIR)$(LIBEXECDIR)/vmailsql/checkpassword
+	$(INSTALL) -m 0644 $(BUILD)/vmailsql-lua.so $(DESTDIR)$(LUA_CMODDIR)/vmailsql.so
+	$(INSTALL) -m 0644 dovecot/vmailsql.lua $(DESTDIR)$(DATADIR)/vmailsql/dovecot/vmailsql.lua
 
 uninstall:
 	rm -f $(DESTDIR)$(LIBDIR)/libvmailsql.so.$(VERSION) \
 	    $(DESTDIR)$(LIBDIR)/libvmailsql.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libvmailsql.so \
 	    $(DESTDIR)$(INCLUDEDIR)/vmailsql.h $(DESTDIR)$(LIBDIR)/pkgconfig/vmailsql.pc \
-	    $(DESTDIR)$(LIBEXECDIR)/vmailsql/checkpassword
-	-rmdir $(DESTDIR)$(LIBEXECDIR)/vmailsql
+	    $(DESTDIR)$(LIBEXECDIR)/vmailsql/checkpassword \
+	    $(DESTDIR)$(LUA_CMODDIR)/vmailsql.so $(DESTDIR)$(DATADIR)/vmailsql/dovecot/vmailsql.lua
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/vmailsql $(DESTDIR)$(DATADIR)/vmailsql/dovecot \
+	    $(DESTDIR)$(DATADIR)/vmailsql
 
 check-c:
 	tests/c/run.sh
