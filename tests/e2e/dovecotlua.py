@@ -37,15 +37,11 @@ state_dir = {base}/state
 log_path = {base}/dovecot.log
 info_log_path = {base}/dovecot.log
 ssl = no
-auth_mechanisms = plain login apop
 auth_failure_delay = 0
 auth_verbose = yes
 first_valid_uid = {first_uid}
-mbox_write_locks = fcntl
 default_internal_user = dovecot
 default_login_user = dovenull
-# tpop3d's login separators besides '@' (Dovecot refuses '%', '!' and ':' by default)
-auth_username_chars = abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@%!:
 
 service pop3-login {{
   inet_listener pop3 {{
@@ -80,16 +76,11 @@ auth_cache_size = {cache_size}
 auth_cache_ttl = 1 hour
 auth_cache_negative_ttl = 0
 mail_location = mbox:/nonexistent
-import_environment = TZ VMAILSQL_CONFIG={config} LUA_CPATH_5_4={cpath} LD_LIBRARY_PATH={libdir}
 
-passdb {{
-  driver = lua
-  args = file={script} blocking=yes cache_key=%u
-}}
-userdb {{
-  driver = lua
-  args = file={script} blocking=yes cache_key=%u
-}}
+# dovecot/2.3/auth-vmailsql.conf.ext, with the staged script and the test's configuration:
+{fragment}
+# The staged module and library (make install DESTDIR=...), after the fragment's own
+import_environment = $import_environment LUA_CPATH_5_4={cpath} LD_LIBRARY_PATH={libdir}
 """
 
 CONF_24 = """\
@@ -106,19 +97,20 @@ auth_cache_negative_ttl = 0
 mail_driver = mbox
 mail_path = /nonexistent
 
-passdb lua {{
-  lua_file = {script}
-  lua_settings {{
-    vmailsql_config = {config}
-  }}
-}}
-userdb lua {{
-  lua_file = {script}
-  lua_settings {{
-    vmailsql_config = {config}
-  }}
-}}
+# dovecot/2.4/auth-vmailsql.conf.ext, with the test's configuration:
+{fragment}
 """
+
+
+def fragment(version: str, script: str, config: str) -> str:
+    """The configuration fragment of dovecot/<version>/ as a site would include it, with the
+    script's and the configuration's paths replaced by the test's."""
+    text = (dl.REPO / "dovecot" / version / "auth-vmailsql.conf.ext").read_text()
+    for default, ours in (("/usr/local/share/vmailsql/dovecot/vmailsql.lua", script),
+                          ("/etc/vmailsql.conf", config)):
+        assert default in text, f"dovecot/{version}/auth-vmailsql.conf.ext names no {default}"
+        text = text.replace(default, ours)
+    return text
 
 
 def _wait_banner(proc: subprocess.Popen, port: int, log) -> None:
@@ -205,9 +197,9 @@ class Host23(Flavour):
              cache_size: str) -> str:
         common = COMMON.format(base=base, first_uid=first_uid, pop3_port=pop3_port,
                                imap_port=imap_port)
-        return CONF_23.format(common=common, config=config, cache_size=cache_size,
-                              cpath=f"{self.cmoddir}/?.so", libdir=self.libdir,
-                              script=self.script)
+        return CONF_23.format(common=common, cache_size=cache_size,
+                              fragment=fragment("2.3", str(self.script), config),
+                              cpath=f"{self.cmoddir}/?.so", libdir=self.libdir)
 
     def dovecot_command(self, conf: str) -> list[str]:
         return [str(dl.DOVECOT), "-F", "-c", conf]
@@ -259,8 +251,8 @@ class Chroot24(Flavour):
              cache_size: str) -> str:
         common = COMMON.format(base=base, first_uid=first_uid, pop3_port=pop3_port,
                                imap_port=imap_port)
-        return CONF_24.format(common=common, config=config, cache_size=cache_size,
-                              script=self.script, port_tag=pop3_port)
+        return CONF_24.format(common=common, cache_size=cache_size, port_tag=pop3_port,
+                              fragment=fragment("2.4", self.script, config))
 
     def dovecot_command(self, conf: str) -> list[str]:
         return ["chroot", str(self.root), "/usr/sbin/dovecot", "-F", "-c", conf]
