@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import imaplib
 import os
+import subprocess
 import poplib
 import tempfile
 from pathlib import Path
@@ -294,3 +295,34 @@ def test_database_down_is_a_temporary_failure(site):
     client.user("bob@example.org")
     assert client.pass_(PASSWORDS["bob"]).startswith(b"+OK")
     client.quit()
+
+
+def test_readme_lua_example_runs(host_build, tmp_path):
+    """The README's Lua example, as written, with lua5.4 and the staged module."""
+    lua = dl.find_program("lua5.4", "apt-get install lua5.4")
+    readme = (dl.REPO / "README.md").read_text()
+    example = readme.split("```lua\n", 1)[1].split("```", 1)[0]
+    uid, gid = dl.mail_user()
+    db = tmp_path / "vmail.db"
+    api = dl.Vmailsql(host_build.so, f"sqlite://{db}")
+    try:
+        api.create_schema()
+        api.add_domain("example.org", "/var/mail/example.org", dl.MAIL_USER)
+        api.add_popbox("example.org", "alice", "secret")
+    finally:
+        api.close()
+    config = tmp_path / "vmailsql.conf"
+    config.write_text(f"database = sqlite://{db}\n")
+    env = {"PATH": "/usr/bin:/bin", "VMAILSQL_CONFIG": str(config),
+           "LUA_CPATH_5_4": f"{host_build.cmoddir}/?.so", "LD_LIBRARY_PATH": str(host_build.libdir)}
+    proc = subprocess.run([lua, "-"], input=example, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"alice@example.org\t{uid}\t{gid}\t/var/mail/example.org/alice\n"
+    # The other branches: a wrong password, and a database that cannot be opened.
+    wrong = example.replace('"secret"', '"wrong"')
+    proc = subprocess.run([lua, "-"], input=wrong, env=env, capture_output=True, text=True)
+    assert proc.stdout == "wrong password or unknown user\n", proc.stderr
+    config.write_text("database = sqlite:///nonexistent-dir/vmail.db\n")
+    proc = subprocess.run([lua, "-"], input=example, env=env, capture_output=True, text=True)
+    assert proc.stdout.startswith("try again later: "), (proc.stdout, proc.stderr)
