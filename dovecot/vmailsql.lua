@@ -18,7 +18,8 @@
 -- the same "[AUTH] Authentication failed"); database down, an unreadable configuration and
 -- unsafe stored data (a path escaping domain.path, a root, empty or unknown unix_user) ->
 -- INTERNAL_FAILURE, which Dovecot reports as a temporary failure ("[SYS/TEMP]", IMAP
--- "[UNAVAILABLE]"), never as "unknown user". Every reply is a table (2.4 accepts nothing else).
+-- "[UNAVAILABLE]"), never as "unknown user". A success returns a table of fields (2.4 accepts
+-- nothing else), a failure a message (2.4 accepts only a string or nil there).
 
 local vmailsql = require "vmailsql"
 
@@ -91,11 +92,11 @@ end
 -- A failure of the library: "no" for a rejection, otherwise a logged temporary failure.
 local function failure(req, kind, message, rejected_result, temporary_result)
   if vmailsql.rejected(kind) then
-    return rejected_result, {}
+    return rejected_result, "vmailsql: " .. kind
   end
   log_error(req, "temporary failure for " .. tostring(req.user) .. " (" .. kind .. "): "
     .. message)
-  return temporary_result, {}
+  return temporary_result, "vmailsql: temporary failure (" .. kind .. ")"
 end
 
 local P = dovecot.auth
@@ -103,7 +104,7 @@ local P = dovecot.auth
 function auth_password_verify(req, password)
   local h = open(req)
   if h == nil then
-    return P.PASSDB_RESULT_INTERNAL_FAILURE, {}
+    return P.PASSDB_RESULT_INTERNAL_FAILURE, "vmailsql: configuration unreadable"
   end
   local box, kind, message = h:authenticate(req.user, password)
   if box ~= nil then
@@ -119,7 +120,7 @@ end
 function auth_passdb_lookup(req)
   local h = open(req)
   if h == nil then
-    return P.PASSDB_RESULT_INTERNAL_FAILURE, {}
+    return P.PASSDB_RESULT_INTERNAL_FAILURE, "vmailsql: configuration unreadable"
   end
   local box, cleartext, message = h:plaintext_credentials(req.user)
   if box ~= nil then
@@ -132,7 +133,7 @@ end
 function auth_userdb_lookup(req)
   local h = open(req)
   if h == nil then
-    return P.USERDB_RESULT_INTERNAL_FAILURE, {}
+    return P.USERDB_RESULT_INTERNAL_FAILURE, "vmailsql: configuration unreadable"
   end
   local box, kind, message = h:lookup(req.user)
   if box ~= nil then

@@ -71,6 +71,10 @@ build_library() {  # cargo inside the root, the host's toolchain and crate cache
   echo "trixie-root: library and Lua module built and installed in the root in $((SECONDS - start)) s"
 }
 
+# One builder at a time per root (two test runs on one machine share the cache).
+mkdir -p "$(dirname "$root")"
+exec 9> "$root.lock"
+flock 9
 if [[ -f $root/.vmailsql-root && $(cat "$root/.vmailsql-root") == "$stamp" ]]; then
   echo "trixie-root: cached root $root"
 else

@@ -45,7 +45,6 @@ default_login_user = dovenull
 
 service pop3-login {{
   inet_listener pop3 {{
-    address = 127.0.0.1
     port = {pop3_port}
   }}
   inet_listener pop3s {{
@@ -54,7 +53,6 @@ service pop3-login {{
 }}
 service imap-login {{
   inet_listener imap {{
-    address = 127.0.0.1
     port = {imap_port}
   }}
   inet_listener imaps {{

@@ -187,7 +187,8 @@ def test_apop_for_a_plaintext_popbox_only(site):
         client = pop3(site)
         with pytest.raises(poplib.error_proto) as failure:
             client.apop(user, password)
-        assert b"[AUTH]" in failure.value.args[0], (user, failure.value)
+        assert b"[AUTH]" in failure.value.args[0], (user, failure.value,
+                                                    site["dovecot"].log_text()[-1500:])
         client.close()
 
 
