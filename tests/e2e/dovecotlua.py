@@ -176,7 +176,8 @@ class Host23(Flavour):
         stage = work / "stage"
         proc = subprocess.run(
             ["make", "-s", "install", f"DESTDIR={stage}", "PREFIX=/usr/local",
-             f"LIBRARY={so}", f"CARGO_TARGET_DIR={work / 'build'}"],
+             f"LIBRARY={so}", f"CARGO_TARGET_DIR={work / 'build'}",
+             "CFLAGS=-O2 -Wall -Wextra -Werror"],
             cwd=dl.REPO, capture_output=True, text=True,
         )
         assert proc.returncode == 0, f"make install failed:\n{proc.stdout}\n{proc.stderr}"

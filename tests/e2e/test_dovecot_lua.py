@@ -327,3 +327,68 @@ def test_readme_lua_example_runs(host_build, tmp_path):
     config.write_text("database = sqlite:///nonexistent-dir/vmail.db\n")
     proc = subprocess.run([lua, "-"], input=example, env=env, capture_output=True, text=True)
     assert proc.stdout.startswith("try again later: "), (proc.stdout, proc.stderr)
+
+
+LUA_API_CHECKS = r"""
+local vmailsql = require "vmailsql"
+local h = assert(vmailsql.open(os.getenv("VMAILSQL_CONFIG")))
+for _ = 1, 3 do
+  local box = assert(h:authenticate("Alice!Example.org", "secret"))
+  assert(box.user == "alice@example.org" and box.mbox_path == "/var/mail/example.org/alice")
+  assert(box.domain_path == "/var/mail/example.org" and box.unix_user == arg[1])
+  assert(box.uid == tonumber(arg[2]) and box.gid == tonumber(arg[3]))
+  local none, kind = h:authenticate("alice@example.org", "wrong")
+  assert(none == nil and kind == "auth_failed" and vmailsql.rejected(kind))
+  assert(select(2, h:authenticate("alice@example.org", "sec\0ret")) == "invalid_input")
+  assert(h:lookup("alice@example.org").user == "alice@example.org")
+  assert(select(2, h:lookup("nobody@example.org")) == "not_found")
+  assert(select(2, h:lookup("a\0b")) == "invalid_input")
+  local carol, clear = h:plaintext_credentials("carol@example.org")
+  assert(carol.user == "carol@example.org" and clear == "tanstaaf")
+  assert(select(2, h:plaintext_credentials("alice@example.org")) == "auth_failed")
+  local users = h:popboxes()
+  table.sort(users)
+  assert(#users == 2 and users[1] == "alice@example.org" and users[2] == "carol@example.org")
+end
+local none, message, kind = vmailsql.open("/nonexistent/vmailsql.conf")
+assert(none == nil and kind == "not_found" and message:find("/nonexistent", 1, true))
+assert(not vmailsql.rejected("temporary") and not vmailsql.rejected("internal"))
+local dropped = vmailsql.open(os.getenv("VMAILSQL_CONFIG"))  -- freed by the collector
+dropped = nil
+collectgarbage()
+h:close()
+h:close()  -- a second close does nothing
+assert(not pcall(h.lookup, h, "alice@example.org"))  -- a closed handle is an error
+assert(vmailsql.version() == "0.1.0" or vmailsql.version():match("^%d+%.%d+%.%d+"))
+print("lua api ok")
+"""
+
+
+def test_lua_module_api_under_valgrind(host_build, tmp_path):
+    """Every function of the Lua module, success and failure, under valgrind: no memory
+    errors, no definite leaks."""
+    lua = dl.find_program("lua5.4", "apt-get install lua5.4")
+    valgrind = dl.find_program("valgrind", "apt-get install valgrind")
+    uid, gid = dl.mail_user()
+    db = tmp_path / "vmail.db"
+    api = dl.Vmailsql(host_build.so, f"sqlite://{db}")
+    try:
+        api.create_schema()
+        api.add_domain("example.org", "/var/mail/example.org", dl.MAIL_USER)
+        api.add_popbox("example.org", "alice", "secret")
+        api.add_popbox_record("example.org", "carol", "{plaintext}tanstaaf")
+    finally:
+        api.close()
+    config = tmp_path / "vmailsql.conf"
+    config.write_text(f"database = sqlite://{db}\n")
+    script = tmp_path / "checks.lua"
+    script.write_text(LUA_API_CHECKS)
+    env = {"PATH": "/usr/bin:/bin", "VMAILSQL_CONFIG": str(config),
+           "LUA_CPATH_5_4": f"{host_build.cmoddir}/?.so", "LD_LIBRARY_PATH": str(host_build.libdir)}
+    proc = subprocess.run(
+        [valgrind, "-q", "--error-exitcode=99", "--leak-check=full",
+         "--errors-for-leak-kinds=definite", lua, str(script), dl.MAIL_USER, str(uid), str(gid)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == "lua api ok\n", proc.stdout + proc.stderr
