@@ -11,7 +11,11 @@ then --logins timed requests. Prints a Markdown table with median and p90 per lo
 per second, and the ratio to the SQL passdb measured in the same run, and the load average.
 Asserts nothing but that every login succeeded.
 
-    python3 bench/dovecot-auth-bench.py [--logins 2000]    (as root; needs dovecot-mysql too)
+    python3 bench/dovecot-auth-bench.py [--logins 2000] [--with-2.4]
+                                        (as root; needs dovecot-mysql too)
+
+--with-2.4 adds the Lua route on Dovecot 2.4 in the tests' trixie root (built when missing),
+against the same database (then kept inside the root); its ratio is to 2.3's SQL passdb.
 """
 
 from __future__ import annotations
@@ -112,6 +116,8 @@ def measure(dovecot: dv.Dovecot, users: list[str], logins: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--logins", type=int, default=2000)
+    parser.add_argument("--with-2.4", dest="with_24", action="store_true",
+                        help="also the Lua route on Dovecot 2.4 in the tests' trixie root")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("dovecot-auth-bench: run as root (starts Dovecot and mariadbd)")
@@ -125,13 +131,18 @@ def main() -> None:
     os.chmod(base, 0o755)
     host = dv.Host23(base / "build")
     checkpassword = dl.build_checkpassword(host.libdir, base / "checkpassword")
-    db = dl.MariaDB(base / "mysql")
+    # With 2.4 the database lives inside the trixie root, where the chrooted Dovecot sees it.
+    chroot = dv.Chroot24() if args.with_24 else None
+    work24 = chroot.private_dir() if chroot else None
+    db = dl.MariaDB((Path(work24.name) if work24 else base) / "mysql")
     db.start()
     try:
         db.sql("CREATE DATABASE vmail")
         api = dl.Vmailsql(host.so, db.url("vmail"))
         api.create_schema()
         uid, _gid = dl.mail_user()
+        if chroot:
+            chroot.mail_user()  # the domains' unix_user must resolve inside the root too
         for d in range(DOMAINS):
             api.add_domain(f"d{d}.example", f"/var/mail/d{d}.example", dl.MAIL_USER)
         api.close()
@@ -142,15 +153,25 @@ def main() -> None:
         config = base / "vmailsql.conf"
         config.write_text(f"database = {db.url('vmail')}\n")
         os.chmod(config, 0o644)
+        if chroot:
+            config24 = Path(work24.name) / "vmailsql.conf"
+            config24.write_text("database = mysql://root@localhost/vmail?socket="
+                                f"{chroot.inside(db.socket)}\n")
+            os.chmod(config24, 0o644)
         sql_conf = base / "dovecot-sql.conf.ext"
         sql_conf.write_text(SQL_CONF.format(socket=db.socket))
 
         results = []
+        routes = ["sql", "lua", "checkpassword"] + (["lua 2.4"] if chroot else [])
         for cache in ("0", "10M"):
-            for route in ("sql", "lua", "checkpassword"):
-                dovecot = dv.Dovecot(host, base / f"dovecot-{route}-{cache}", config, uid,
-                                     cache_size=cache)
-                if route != "lua":
+            for route in routes:
+                if route == "lua 2.4":
+                    dovecot = dv.Dovecot(chroot, Path(work24.name) / f"dovecot-lua-{cache}",
+                                         config24, uid, cache_size=cache)
+                else:
+                    dovecot = dv.Dovecot(host, base / f"dovecot-{route}-{cache}", config, uid,
+                                         cache_size=cache)
+                if route in ROUTES:
                     text = dovecot.conf.read_text()
                     head = text.split("# dovecot/2.3/auth-vmailsql.conf.ext")[0]
                     dovecot.conf.write_text(head + "auth_mechanisms = plain\n" + ROUTES[route]
@@ -167,9 +188,11 @@ def main() -> None:
     finally:
         db.stop()
         work.cleanup()
+        if work24:
+            work24.cleanup()
 
     load_end = os.getloadavg()
-    print(f"Dovecot 2.3 auth-client AUTH PLAIN, {args.logins} logins per route over {CYCLE} "
+    print(f"Dovecot auth-client AUTH PLAIN (2.3 unless named), {args.logins} logins per route over {CYCLE} "
           f"users; load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end\n")
     print("| auth cache | route | median per login (ms) | p90 (ms) | logins/s | median / SQL passdb |")
     print("|---|---|---:|---:|---:|---:|")

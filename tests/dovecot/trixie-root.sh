@@ -6,9 +6,11 @@
 #
 # The root is cached: it is built with debootstrap only when ROOT/.vmailsql-root is missing or
 # names another package set, then reused by every later run on the machine. The library is
-# built on every run (incrementally: its target directory lives in the root too) with the
-# host's Rust toolchain bind-mounted read-only into a private mount namespace, so no mount
-# outlives this script. Nothing else of the host changes. Prints how long each part took.
+# built on every run (incrementally: its target directory lives in the root too; without the
+# features only vmailctl needs) with the host's Rust toolchain bind-mounted read-only into a
+# private mount namespace, so no mount outlives this script, and installed in the root with
+# `make install PREFIX=/usr/local`. Nothing else of the host changes. Prints how long each
+# part took.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
@@ -63,7 +65,7 @@ build_library() {  # cargo inside the root, the host's toolchain and crate cache
       RUSTUP_HOME=/opt/rustup RUSTUP_TOOLCHAIN="$toolchain" CARGO_HOME=/build/cargo-home \
       CARGO_TARGET_DIR=/build/target VMAILSQL_KEEP_HEADER=1 \
       sh -euc "mkdir -p /build/cargo-home && ln -sfn /opt/cargo/registry /build/cargo-home/registry
-               cd /build/src && cargo build --release --lib --offline -q
+               cd /build/src && cargo build --release --lib --no-default-features --offline -q
                make -s install PREFIX=/usr/local
                ldconfig"
   ' sh "$root" "$repo" "$rustup_home" "$cargo_home" "$toolchain" > "$root.build.log" 2>&1 ||
