@@ -124,7 +124,8 @@ def main() -> None:
     sql_driver = dl.DOVECOT_LIBEXEC / "modules" / "auth" / "libdriver_mysql.so"
     if not (dl.DOVECOT_LIBEXEC / "modules" / "libdriver_mysql.so").exists() \
             and not sql_driver.exists():
-        sys.exit("dovecot-auth-bench: Dovecot's MySQL driver missing: apt-get install dovecot-mysql")
+        sys.exit("dovecot-auth-bench: Dovecot's MySQL driver missing: "
+                 "apt-get install dovecot-mysql")
     load_start = os.getloadavg()
     work = tempfile.TemporaryDirectory(prefix="vmailsql-dovecot-bench-")
     base = Path(work.name)
@@ -192,9 +193,10 @@ def main() -> None:
             work24.cleanup()
 
     load_end = os.getloadavg()
-    print(f"Dovecot auth-client AUTH PLAIN (2.3 unless named), {args.logins} logins per route over {CYCLE} "
-          f"users; load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end\n")
-    print("| auth cache | route | median per login (ms) | p90 (ms) | logins/s | median / SQL passdb |")
+    print(f"Dovecot auth-client AUTH PLAIN (2.3 unless named), {args.logins} logins per route "
+          f"over {CYCLE} users; load average {load_start[0]:.2f} at start, {load_end[0]:.2f} at end\n")
+    print("| auth cache | route | median per login (ms) | p90 (ms) | logins/s "
+          "| median / SQL passdb |")
     print("|---|---|---:|---:|---:|---:|")
     for cache in ("0", "10M"):
         sql_median = next(statistics.median(t) for r, c, t in results if r == "sql" and c == cache)

@@ -15,13 +15,15 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 repo=$PWD
 root=${1:-/var/cache/vmailsql-tests/trixie}
-packages=(dovecot-core dovecot-pop3d dovecot-imapd dovecot-auth-lua liblua5.4-dev gcc libc6-dev make)
+packages=(dovecot-core dovecot-pop3d dovecot-imapd dovecot-auth-lua
+          liblua5.4-dev gcc libc6-dev make)
 stamp="trixie minbase: ${packages[*]}"
 
-need() { command -v "$1" >/dev/null || { echo "trixie-root: $1 not found: apt-get install $2" >&2; exit 1; }; }
+fail() { echo "trixie-root: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null || fail "$1 not found: apt-get install $2"; }
 need debootstrap debootstrap
 need unshare util-linux
-[[ $(id -u) -eq 0 ]] || { echo "trixie-root: run as root (debootstrap, chroot)" >&2; exit 1; }
+[[ $(id -u) -eq 0 ]] || fail "run as root (debootstrap, chroot)"
 
 mirror() {  # the Debian mirror this machine's apt sources name, else deb.debian.org
   local uri
@@ -38,7 +40,8 @@ build_root() {
   debootstrap --variant=minbase trixie "$tmp" "$(mirror)" > "$tmp.log" 2>&1 ||
     { tail -20 "$tmp.log" >&2; exit 1; }
   # Package scripts must not start daemons: they would listen on the host's ports 110 and 143.
-  printf '#!/bin/sh\nexit 101\n' > "$tmp/usr/sbin/policy-rc.d" && chmod 755 "$tmp/usr/sbin/policy-rc.d"
+  printf '#!/bin/sh\nexit 101\n' > "$tmp/usr/sbin/policy-rc.d"
+  chmod 755 "$tmp/usr/sbin/policy-rc.d"
   echo "trixie-root: installing ${packages[*]}"
   chroot "$tmp" env DEBIAN_FRONTEND=noninteractive PATH=/usr/sbin:/usr/bin:/sbin:/bin \
     sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends ${packages[*]} &&
@@ -50,8 +53,9 @@ build_root() {
 }
 
 build_library() {  # cargo inside the root, the host's toolchain and crate cache mounted read-only
-  local start=$SECONDS rustup_home=${RUSTUP_HOME:-$HOME/.rustup} cargo_home=${CARGO_HOME:-$HOME/.cargo}
-  [[ -d $rustup_home/toolchains ]] || { echo "trixie-root: no Rust toolchain in $rustup_home (install rustup)" >&2; exit 1; }
+  local start=$SECONDS
+  local rustup_home=${RUSTUP_HOME:-$HOME/.rustup} cargo_home=${CARGO_HOME:-$HOME/.cargo}
+  [[ -d $rustup_home/toolchains ]] || fail "no Rust toolchain in $rustup_home (install rustup)"
   local toolchain
   toolchain=$(rustup show active-toolchain 2>/dev/null | cut -d' ' -f1)
   mkdir -p "$root/build/cargo-home"
@@ -70,7 +74,8 @@ build_library() {  # cargo inside the root, the host's toolchain and crate cache
                ldconfig"
   ' sh "$root" "$repo" "$rustup_home" "$cargo_home" "$toolchain" > "$root.build.log" 2>&1 ||
     { tail -30 "$root.build.log" >&2; exit 1; }
-  echo "trixie-root: library and Lua module built and installed in the root in $((SECONDS - start)) s"
+  echo "trixie-root: library and Lua module built and installed in the root" \
+       "in $((SECONDS - start)) s"
 }
 
 # One builder at a time per root (two test runs on one machine share the cache).
