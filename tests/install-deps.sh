@@ -8,6 +8,8 @@ packages=(
   mariadb-server mariadb-client              # throw-away MariaDB instances
   exim4-daemon-heavy                         # Exim end-to-end tests and benchmark
   dovecot-core dovecot-pop3d dovecot-imapd   # POP3/IMAP end-to-end tests
+  dovecot-auth-lua liblua5.4-dev lua5.4      # the Lua module and Dovecot's Lua passdb/userdb
+  debootstrap                                # a Debian 13 root for the Dovecot 2.4 tests
   openssl whois                              # hash generators for password tests (mkpasswd)
   perl libperl-dev                           # Perl XS bindings
   lighttpd chromium chromium-driver          # control panel tests in a real browser

@@ -162,7 +162,8 @@ else
 fi
 VERSION=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -1)
 for f in "lib/libvmailsql.so.$VERSION" lib/libvmailsql.so.0 lib/libvmailsql.so \
-    include/vmailsql.h lib/pkgconfig/vmailsql.pc libexec/vmailsql/checkpassword; do
+    include/vmailsql.h lib/pkgconfig/vmailsql.pc libexec/vmailsql/checkpassword \
+    lib/lua/5.4/vmailsql.so share/vmailsql/dovecot/vmailsql.lua; do
     if [ -e "$STAGE/usr/local/$f" ]; then ok "installed $f"; else bad "not installed: $f"; fi
 done
 if [ "$(readlink "$STAGE/usr/local/lib/libvmailsql.so.0")" = "libvmailsql.so.$VERSION" ] &&
