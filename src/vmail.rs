@@ -99,7 +99,8 @@ impl Vmail {
         self.lock().read(|db| db.tables())
     }
 
-    /// The database's query plan for the resolution query, one line per table access
+    /// The database's query plans for the resolution queries (a domain not yet known, then a
+    /// domain whose row the handle has just read), one line per table access
     /// (`table=… type=… key=…` on MySQL, SQLite's `EXPLAIN QUERY PLAN` lines otherwise). Lets
     /// tests and `vmailctl check` prove that every lookup uses an index.
     ///
@@ -108,10 +109,15 @@ impl Vmail {
     pub fn explain_resolve(&self, address: &str) -> Result<Vec<String>> {
         let (local, domain) = crate::address::split_address(address)?;
         self.lock().read(|db| {
-            db.explain(
+            let mut plan = db.explain(
                 &store::sql::route_query(),
                 &store::sql::route_params(&domain, &local),
-            )
+            )?;
+            plan.extend(db.explain(
+                store::sql::ADDRESS_QUERY,
+                &store::sql::address_params(&domain, &local),
+            )?);
+            Ok(plan)
         })
     }
 
