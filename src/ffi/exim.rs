@@ -6,7 +6,7 @@
 //!
 //! | function | arguments | `OK` yields |
 //! |---|---|---|
-//! | `vmailsql_exim_resolve` | `{local_part}{domain}[{config}]` | `rule="popbox" address="…" local_part="…" domain="…" path="…" domain_path="…" user="…" targets="…"` |
+//! | `vmailsql_exim_resolve` | `{local_part}{domain}[{config}]` | `rule="popbox" address="…" route="popbox …" local_part="…" domain="…" path="…" domain_path="…" user="…" targets="…"` |
 //! | `vmailsql_exim_local_domain` | `{domain}[{config}]` | the real domain (an alias's target) |
 //! | `vmailsql_exim_match_domain` | `{domain}[{config}]` | the domain itself (ASCII lower-case, as in `$domain`): an item for a `domainlist` |
 //!
@@ -16,7 +16,8 @@
 //! `catch-all`; `address` is the looked-up `local_part@domain` (lower-cased as Exim does, the
 //! domain as asked, so an alias stays the alias): routers compare it with `$local_part@$domain`
 //! so that an `$address_data` inherited from a parent address is never mistaken for this
-//! address's own; `targets` is the forwarder's address list, `a@b, c@d`.
+//! address's own; `route` is `rule` and `address` in one value (`popbox alice@example.org`), so
+//! that each router needs one condition; `targets` is the forwarder's address list, `a@b, c@d`.
 //!
 //! Return codes:
 //! - `OK`: found. The yield is in library memory, so Exim treats it as untainted: every
@@ -270,6 +271,12 @@ fn format_resolution(address: &str, resolution: &Resolution) -> Result<String, O
     let mut out = String::new();
     push_pair(&mut out, "rule", resolution.rule().as_str());
     push_pair(&mut out, "address", address);
+    // One key per router condition: the rule and the address it answers for.
+    push_pair(
+        &mut out,
+        "route",
+        &format!("{} {address}", resolution.rule().as_str()),
+    );
     match resolution {
         Resolution::Mailbox(m) => {
             push_pair(&mut out, "local_part", &m.local_part);
@@ -584,6 +591,10 @@ mod tests {
         );
         assert_eq!(extract(&y, "user").as_deref(), Some("vmail"));
         assert_eq!(extract(&y, "targets").as_deref(), Some(""));
+        assert_eq!(
+            extract(&y, "route").as_deref(),
+            Some("popbox alice@alias.example")
+        );
     }
 
     #[test]
