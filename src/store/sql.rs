@@ -4,6 +4,8 @@
 //! on the recommended one; `tests/` checks the plans with EXPLAIN. Names passed in are already
 //! normalised (lower-cased) by the caller.
 
+use std::sync::LazyLock;
+
 use super::{Backend, Row, Value};
 use crate::admin::{Domain, DomainAlias, Forwarder, Popbox, CATCH_ALL};
 use crate::error::{Error, Result};
@@ -38,15 +40,18 @@ const MBOX_NAME: &str =
 
 /// One statement, one row: the domain (directly or through an alias) with the forwarder, popbox
 /// and catch-all that could answer for `local_part`, each a primary-key join on the domain row.
-pub(crate) fn route_query() -> String {
-    format!(
-        "SELECT d.domain_name, d.path, d.unix_user, c.remote_name, f.remote_name, {MBOX_NAME} \
+pub(crate) fn route_query() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT d.domain_name, d.path, d.unix_user, c.remote_name, f.remote_name, {MBOX_NAME} \
          FROM domain d \
          LEFT JOIN forwarder f ON f.domain_name = d.domain_name AND f.local_part = ? \
          LEFT JOIN popbox p ON p.domain_name = d.domain_name AND p.local_part = ? \
          LEFT JOIN forwarder c ON c.domain_name = d.domain_name AND c.local_part = '{CATCH_ALL}' \
          WHERE d.domain_name = {REAL_DOMAIN}"
-    )
+        )
+    });
+    &SQL
 }
 
 pub(crate) fn route_params(domain: &str, local_part: &str) -> Vec<Value> {
@@ -59,7 +64,7 @@ pub(crate) fn route(
     domain: &str,
     local_part: &str,
 ) -> Result<Option<RouteRow>> {
-    let rows = db.query(&route_query(), &route_params(domain, local_part))?;
+    let rows = db.query(route_query(), &route_params(domain, local_part))?;
     Ok(rows.into_iter().next().map(|row| {
         let mut it = row.into_iter();
         let domain = domain_of(&mut it);
@@ -110,12 +115,14 @@ fn domain_of(it: &mut impl Iterator<Item = Value>) -> DomainRow {
 
 /// The local domain a name stands for, with its catch-all, when it is local.
 pub(crate) fn local_domain(db: &mut dyn Backend, domain: &str) -> Result<Option<DomainRow>> {
-    let sql = format!(
-        "SELECT d.domain_name, d.path, d.unix_user, c.remote_name FROM domain d \
-         LEFT JOIN forwarder c ON c.domain_name = d.domain_name AND c.local_part = '{CATCH_ALL}' \
-         WHERE d.domain_name = {REAL_DOMAIN}"
-    );
-    let rows = db.query(&sql, &[domain.into(), domain.into()])?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT d.domain_name, d.path, d.unix_user, c.remote_name FROM domain d \
+             LEFT JOIN forwarder c ON c.domain_name = d.domain_name \
+             AND c.local_part = '{CATCH_ALL}' WHERE d.domain_name = {REAL_DOMAIN}"
+        )
+    });
+    let rows = db.query(&SQL, &[domain.into(), domain.into()])?;
     Ok(rows
         .into_iter()
         .next()
@@ -139,14 +146,18 @@ pub(crate) fn login(
     local_part: &str,
     via_alias: bool,
 ) -> Result<Vec<LoginRow>> {
-    let direct = format!("{LOGIN_COLUMNS} WHERE p.domain_name = ? AND p.local_part = ?");
-    let mut rows = db.query(&direct, &[domain.into(), local_part.into()])?;
-    if rows.is_empty() && via_alias {
-        let aliased = format!(
+    // Built once: the statement text is the key of the drivers' prepared-statement caches.
+    static DIRECT: LazyLock<String> =
+        LazyLock::new(|| format!("{LOGIN_COLUMNS} WHERE p.domain_name = ? AND p.local_part = ?"));
+    static ALIASED: LazyLock<String> = LazyLock::new(|| {
+        format!(
             "{LOGIN_COLUMNS} JOIN domain_alias a ON a.domain_name = p.domain_name \
              WHERE a.alias = ? AND p.local_part = ?"
-        );
-        rows = db.query(&aliased, &[domain.into(), local_part.into()])?;
+        )
+    });
+    let mut rows = db.query(&DIRECT, &[domain.into(), local_part.into()])?;
+    if rows.is_empty() && via_alias {
+        rows = db.query(&ALIASED, &[domain.into(), local_part.into()])?;
     }
     Ok(rows.into_iter().map(login_row).collect())
 }
