@@ -110,7 +110,7 @@ impl Vmail {
         let (local, domain) = crate::address::split_address(address)?;
         self.lock().read(|db| {
             let mut plan = db.explain(
-                &store::sql::route_query(),
+                store::sql::route_query(),
                 &store::sql::route_params(&domain, &local),
             )?;
             plan.extend(db.explain(
