@@ -23,6 +23,7 @@ Needs root, exim4-daemon-heavy and mariadb-server; builds the library and exampl
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import shutil
@@ -38,6 +39,7 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 import eximlib as E  # noqa: E402
 
 USER, PASSWORD = "exim_bench", "bench-secret"
+RW_USER = "exim_bench_rw"
 
 FLOOR_MAIN = """\
 # Floor: every domain is local; nothing is looked up here.
@@ -137,6 +139,14 @@ def load(db: E.MariaDB, name: str, schema: str, data: Data) -> float:
     return time.monotonic() - t
 
 
+def strip_debug_print(work: Path) -> None:
+    """`exim -bt` evaluates every debug_print; a delivery does not: the copies measured here
+    have none, in every configuration alike."""
+    for fragment in (work / "fragments").glob("*.conf"):
+        lines = fragment.read_text().splitlines(keepends=True)
+        fragment.write_text("".join(l for l in lines if not l.lstrip().startswith("debug_print")))
+
+
 # ---- measuring ----
 
 
@@ -213,6 +223,120 @@ def measure(db: E.MariaDB, exim: E.PrivateExim, mix: list[tuple[str, str]], budg
     }
 
 
+def fixture_figures(fixture: Path, *args: str, stdin: str = "", runs: int = 3) -> list[dict]:
+    """`exim_fixture ARGS` several times; each run's `key=value` line as a dict of floats."""
+    out = []
+    for _ in range(runs):
+        line = subprocess.run([str(fixture), *args], input=stdin, capture_output=True,
+                              text=True, check=True).stdout.split()
+        out.append({k: float(v) for k, v in (w.split("=", 1) for w in line)})
+    return out
+
+
+def library_figures(fixture: Path, db: E.MariaDB, name: str, conf: Path, data: Data) -> dict:
+    """The library against one primary-key SELECT, the domain known or not, authenticate over
+    the bare hash, a process's first connection against reconnections; best of three runs."""
+    addresses = "\n".join(a for a, _ in data.mix)
+    direct = "\n".join(a for a, o in data.mix if o == "mailbox" and a.split("@")[1][0] == "d")
+    pk = min(r["p50_us"] for r in fixture_figures(fixture, "pk", db.url(name, USER, PASSWORD),
+                                                  stdin=direct))
+    known = min(r["p50_us"] for r in fixture_figures(fixture, "resolve-known", str(conf),
+                                                     stdin=addresses))
+    rw = E.write_vmailsql_config(conf.with_suffix(".rw.conf"), db.url(name, RW_USER, PASSWORD))
+    auth = min(r["overhead_pct"] for r in fixture_figures(fixture, "auth", str(rw),
+                                                          "u0@d0.example", "100"))
+    connect = min(fixture_figures(fixture, "connect", str(conf), "20"),
+                  key=lambda r: r["ratio"])
+    return {"pk_us": pk, "known_us": known, "auth_pct": auth, "first_us": connect["first_us"],
+            "again_us": connect["again_us"]}
+
+
+def callgrind(base: Path, db: E.MariaDB, name: str, library: Path, conf: Path, floor: Path,
+              data: Data) -> dict:
+    """Instructions of a whole one-recipient `exim -bt` process, dlfunc against the floor."""
+    if not shutil.which("valgrind"):
+        return {"error": "valgrind not installed (apt-get install valgrind)"}
+    address = next(a for a, o in data.mix if o == "mailbox")
+    # valgrind cannot run a setuid binary: a plain copy, run as root, which stays root for -bt
+    # (no privilege drop), so that callgrind can write its file at exit.
+    exim_copy = base / "exim4-for-valgrind"
+    shutil.copyfile(E.EXIM, exim_copy)
+    exim_copy.chmod(0o755)
+    counts = {}
+    server = db.exim_server(name, USER, PASSWORD)
+    for config in ("dlfunc", "floor"):
+        work = base / f"callgrind-{config}"
+        if config == "dlfunc":
+            text = E.build_config(work, "dlfunc", {"VMAILSQL_LIBRARY": str(library),
+                                                   "VMAILSQL_CONFIG_FILE": str(conf)},
+                                  drop_privilege=False)
+        else:
+            text = E.build_config(work, (floor / "main.conf", floor / "routers.conf",
+                                         floor / "transports.conf"), {}, mysql_servers=server,
+                                  drop_privilege=False)
+        strip_debug_print(work)
+        exim = E.PrivateExim(work, text)
+        exim.check()
+        outdir = work / "callgrind"
+        outdir.mkdir()
+        outdir.chmod(0o1777)
+        samples = []
+        for i in range(3):
+            out = outdir / f"out.{i}"
+            proc = subprocess.run(["valgrind", "--tool=callgrind", "--vgdb=no",
+                                   f"--callgrind-out-file={out}", str(exim_copy), "-C",
+                                   str(exim.config), "-bt", address],
+                                  capture_output=True, text=True, timeout=600)
+            totals = [l for l in out.read_text().splitlines()
+                      if l.startswith(("summary:", "totals:"))] if out.exists() else []
+            if not totals:
+                return {"error": f"callgrind wrote no totals: {proc.stderr[-500:]}"}
+            samples.append(int(totals[0].split()[1]))
+        counts[config] = min(samples)
+    counts["ratio"] = counts["dlfunc"] / counts["floor"]
+    return counts
+
+
+def import_figures(base: Path, db: E.MariaDB, data: Data) -> dict:
+    """`vmailctl import` of the whole site as JSON Lines into an empty recommended schema."""
+    proc = subprocess.run(["cargo", "build", "--release", "--bin", "vmailctl"], cwd=REPO,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(proc.stderr[-2000:])
+    vmailctl = E.target_dir() / "release" / "vmailctl"
+    jsonl = base / "import.jsonl"
+    records = 0
+    with jsonl.open("w") as out:
+        for table, path in data.files.items():
+            for line in path.read_text().splitlines():
+                v = [None if x == "\\N" else x for x in line.split("\t")]
+                rec = {"domain": lambda: {"type": "domain", "name": v[0], "unix_user": v[1],
+                                          "path": v[3]},
+                       "popbox": lambda: {"type": "popbox", "domain": v[0], "local_part": v[1],
+                                          "password_hash": v[2], "mbox_name": v[3]},
+                       "forwarder": lambda: {"type": "forwarder", "domain": v[0],
+                                             "local_part": v[1], "remote_name": v[2]},
+                       "domain_alias": lambda: {"type": "alias", "domain": v[0], "alias": v[1]},
+                       }[table]()
+                out.write(json.dumps(rec) + "\n")
+                records += 1
+    db.sql("DROP DATABASE IF EXISTS bench_import; CREATE DATABASE bench_import;")
+    url = db.url("bench_import", RW_USER, PASSWORD)
+    subprocess.run([str(vmailctl), "--database", url, "init"], check=True, capture_output=True)
+    t = time.monotonic()
+    child = subprocess.Popen([str(vmailctl), "--database", url, "import", str(jsonl)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.monotonic() - t
+    if status != 0:
+        raise RuntimeError(f"vmailctl import failed: {child.stderr.read().decode()[-2000:]}")
+    count = int(db.sql("SELECT COUNT(*) FROM popbox", db="bench_import"))
+    assert count == data.popboxes, count
+    db.sql("DROP DATABASE bench_import")
+    return {"records": records, "seconds": seconds, "max_rss_mb": usage.ru_maxrss / 1024,
+            "user_s": usage.ru_utime, "system_s": usage.ru_stime}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="1000,100000,1000000",
@@ -225,6 +349,11 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=15,
                     help="runs per measurement; the fastest counts (default 15)")
     ap.add_argument("--keep", action="store_true", help="keep the working directory")
+    ap.add_argument("--json", help="also write every figure to this JSON file")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="count the instructions of one-recipient Exim processes (valgrind)")
+    ap.add_argument("--import-size", type=int, default=0,
+                    help="time vmailctl import of the data of this size (0: not)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("exim-bench: run as root (exim4 -C needs it)")
@@ -247,7 +376,11 @@ def main() -> int:
     cpu = f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start"
     print(f"# exim-bench: {E.EXIM} ({subprocess.run([str(E.EXIM), '-bV'], capture_output=True, text=True).stdout.splitlines()[0]}), "
           f"MariaDB {db.sql('SELECT VERSION()').strip()}, {cpu}", flush=True)
+    db.sql(f"CREATE USER IF NOT EXISTS '{RW_USER}'@'localhost' IDENTIFIED BY '{PASSWORD}';\n"
+           f"GRANT ALL ON *.* TO '{RW_USER}'@'localhost';")
     rows = []
+    libs: list[dict] = []
+    extra: dict = {"load_average_start": os.getloadavg()[0]}
     floors: dict[tuple[int, str], float] = {}
     try:
         for size in [int(s) for s in args.sizes.split(",")]:
@@ -269,10 +402,20 @@ def main() -> int:
                                          capture_output=True, text=True, check=True)
                           .stdout.split("p50_us=")[1].split()[0])
                     for _ in range(3))
+                lib = library_figures(fixture, db, name, conf, data)
+                lib.update(select1_us=select1_us, resolve_us=lib_us)
+                lib["resolve_x_pk"] = lib_us / lib["pk_us"]
+                lib["known_x_pk"] = lib["known_us"] / lib["pk_us"]
+                libs.append({"popboxes": size, "schema": schema, **lib})
                 print(f"\n## {size} popboxes, {schema} schema: {data.domains} domains, "
                       f"{data.forwarders} forwarders, {data.aliases} aliases; loaded in "
-                      f"{load_s:.1f} s; SELECT 1 p50 {select1_us:.0f} us; "
-                      f"library resolve p50 {lib_us:.0f} us", flush=True)
+                      f"{load_s:.1f} s; SELECT 1 p50 {select1_us:.0f} us; one PK SELECT "
+                      f"{lib['pk_us']:.0f} us; library resolve p50 {lib_us:.0f} us "
+                      f"({lib['resolve_x_pk']:.2f}x PK), domain known {lib['known_us']:.0f} us "
+                      f"({lib['known_x_pk']:.2f}x PK); authenticate +{lib['auth_pct']:.1f}% over "
+                      f"the hash; first connection {lib['first_us']:.0f} us, reconnection "
+                      f"{lib['again_us']:.0f} us ({lib['first_us'] / lib['again_us']:.2f}x)",
+                      flush=True)
                 reference = None
                 for config in args.configs.split(","):
                     work = base / f"exim-{name}-{config}"
@@ -286,6 +429,7 @@ def main() -> int:
                                               mysql_servers=server)
                     else:
                         text = E.build_config(work, config, {}, mysql_servers=server)
+                    strip_debug_print(work)
                     exim = E.PrivateExim(work, text)
                     exim.check()
                     m = measure(db, exim, data.mix, args.budget, args.repeats)
@@ -312,7 +456,16 @@ def main() -> int:
                           f"  x SELECT1 {row[7]:7.1f}  1-address process {m['single_ms']:6.1f} ms"
                           + (f"  seed/this {row[9]:6.1f}" if row[9] else "")
                           + f"  unexpected {mismatches}", flush=True)
+                if args.callgrind and schema == "recommended" and size == int(args.sizes.split(",")[0]):
+                    extra["callgrind"] = callgrind(base, db, name, library, conf, floor, data)
+                    print(f"   callgrind, one-recipient exim -bt: {extra['callgrind']}", flush=True)
                 db.sql(f"DROP DATABASE {name}")
+            if args.import_size == size:
+                extra["import"] = import_figures(base, db, data)
+                print(f"   vmailctl import of {extra['import']['records']:,} records: "
+                      f"{extra['import']['seconds']:.1f} s, {extra['import']['max_rss_mb']:.0f} MB "
+                      f"resident", flush=True)
+        extra["load_average_end"] = os.getloadavg()[0]
     finally:
         db.stop()
         if args.keep:
@@ -330,6 +483,14 @@ def main() -> int:
         print(f"| {r[0]:,} | {r[1]} | {r[2]} | {r[3]} | {r[4]:,.0f} | {r[5]:.2f} | {r[6]:.2f} "
               f"| {r[11]:.0f} | {r[7]:.1f} | {x_floor} | {r[8]:.1f} "
               f"| {'' if r[9] is None else f'{r[9]:.0f}x'} | {r[10]} |")
+    if args.json:
+        keys = ("popboxes", "schema", "config", "addresses", "per_address_us", "selects",
+                "statements", "x_select1", "single_ms", "seed_over_this", "misrouted",
+                "select1_us")
+        result = {"exim": [dict(zip(keys, r)) for r in rows], "library": libs, **extra,
+                  "floors": {f"{k[0]}/{k[1]}": v for k, v in floors.items()}}
+        Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+        print(f"# wrote {args.json}")
     return 0
 
 

@@ -3,7 +3,11 @@
 //!
 //! ```text
 //! exim_fixture select1 MYSQL_URL ROUNDS          bare `SELECT 1` on one held connection
-//! exim_fixture resolve CONFIG_FILE < addresses   Vmail::resolve per address, one handle
+//! exim_fixture pk MYSQL_URL < addresses          one primary-key SELECT (popbox) per address
+//! exim_fixture resolve CONFIG_FILE < addresses   Vmail::resolve per address, no domain cache
+//! exim_fixture resolve-known CONFIG < addresses  the same after the domains were checked
+//! exim_fixture auth CONFIG ADDRESS ROUNDS        authenticate against bare hash verification
+//! exim_fixture connect CONFIG ROUNDS             a process's first connection, then reconnections
 //! ```
 //!
 //! Each prints one line of `key=value` pairs (microseconds).
@@ -14,7 +18,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
-use vmailsql::Vmail;
+use vmailsql::{Config, Vmail};
 
 fn summary(mut samples: Vec<Duration>) -> String {
     samples.sort();
@@ -47,17 +51,120 @@ fn select1(url: &str, rounds: usize) -> Result<String, String> {
     Ok(summary(samples))
 }
 
-fn resolve(config: &str) -> Result<String, String> {
-    let vmail = Vmail::open_config(Some(Path::new(config))).map_err(|e| e.to_string())?;
+fn stdin_addresses() -> Result<Vec<String>, String> {
     let addresses: Vec<String> = std::io::stdin()
         .lock()
         .lines()
         .map_while(Result::ok)
         .filter(|l| !l.trim().is_empty())
         .collect();
-    let first = addresses.first().ok_or("no addresses on stdin")?;
+    if addresses.is_empty() {
+        return Err("no addresses on stdin".into());
+    }
+    Ok(addresses)
+}
+
+/// A handle on `config` with the domain cache set to `max_age` seconds.
+fn open(config: &str, max_age: u64) -> Result<Vmail, String> {
+    let mut config = Config::load(Some(Path::new(config))).map_err(|e| e.to_string())?;
+    config.domain_cache_max_age = Some(Duration::from_secs(max_age));
+    Vmail::open(config).map_err(|e| e.to_string())
+}
+
+/// One prepared primary-key SELECT per address, as the cheapest possible lookup.
+fn pk(url: &str) -> Result<String, String> {
+    let opts = mysql::Opts::from_url(url).map_err(|e| format!("bad URL: {e}"))?;
+    let mut conn = mysql::Conn::new(opts).map_err(|e| format!("connect: {e}"))?;
+    let addresses = stdin_addresses()?;
+    let sql = "SELECT mbox_name FROM popbox WHERE domain_name = ? AND local_part = ?";
+    let mut samples = Vec::with_capacity(addresses.len());
+    for (i, address) in addresses
+        .iter()
+        .cycle()
+        .take(addresses.len() + 50)
+        .enumerate()
+    {
+        let (local, domain) = address.split_once('@').ok_or("address without @")?;
+        let t = Instant::now();
+        let _: Option<Option<String>> = conn
+            .exec_first(sql, (domain, local))
+            .map_err(|e| e.to_string())?;
+        if i >= 50 {
+            samples.push(t.elapsed());
+        }
+    }
+    Ok(summary(samples))
+}
+
+/// `authenticate` against the bare verification of the same stored hash, interleaved.
+fn auth(config: &str, address: &str, rounds: usize) -> Result<String, String> {
+    let vmail = open(config, 0)?;
+    let (local, domain) = address.split_once('@').ok_or("address without @")?;
+    let password = "bench-password";
+    vmail
+        .set_popbox_password(domain, local, password)
+        .map_err(|e| e.to_string())?;
+    let stored = vmail
+        .popbox(domain, local)
+        .map_err(|e| e.to_string())?
+        .password_hash
+        .unwrap_or_default();
+    let (mut login, mut bare) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        vmail
+            .authenticate(address, password)
+            .map_err(|e| e.to_string())?;
+        login.push(t.elapsed());
+        let t = Instant::now();
+        assert!(vmailsql::password::verify(&stored, password));
+        bare.push(t.elapsed());
+    }
+    let p50 = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1e6
+    };
+    let (login, bare) = (p50(login), p50(bare));
+    Ok(format!(
+        "authenticate_us={login:.1} verify_us={bare:.1} overhead_pct={:.1}",
+        (login / bare - 1.0) * 100.0
+    ))
+}
+
+/// The first connection of this process (and its first query), then reconnections: new handles
+/// on the same configuration, each connecting afresh.
+fn connect(config: &str, rounds: usize) -> Result<String, String> {
+    let once = || -> Result<Duration, String> {
+        let vmail = open(config, 0)?;
+        let t = Instant::now();
+        vmail.tables().map_err(|e| e.to_string())?;
+        Ok(t.elapsed())
+    };
+    let first = once()?;
+    let mut again = (0..rounds.max(1))
+        .map(|_| once())
+        .collect::<Result<Vec<_>, _>>()?;
+    again.sort();
+    let again = again[again.len() / 2];
+    Ok(format!(
+        "first_us={:.1} again_us={:.1} ratio={:.2}",
+        first.as_secs_f64() * 1e6,
+        again.as_secs_f64() * 1e6,
+        first.as_secs_f64() / again.as_secs_f64()
+    ))
+}
+
+fn resolve(config: &str, known: bool) -> Result<String, String> {
+    let vmail = open(config, if known { 3600 } else { 0 })?;
+    let addresses = stdin_addresses()?;
     // The first call connects; it is not part of the per-address cost.
-    let _ = vmail.resolve(first);
+    let _ = vmail.resolve(&addresses[0]);
+    if known {
+        // As Exim does before it routes: check each domain first.
+        for address in &addresses {
+            let _ = vmail.local_domain(address.rsplit('@').next().unwrap_or(""));
+        }
+    }
     let mut samples = Vec::with_capacity(addresses.len());
     let mut found = 0;
     for address in &addresses {
@@ -79,9 +186,22 @@ fn main() -> ExitCode {
         (Some("select1"), Some(url), rounds) => {
             select1(url, rounds.and_then(|r| r.parse().ok()).unwrap_or(2000))
         }
-        (Some("resolve"), Some(config), None) => resolve(config),
+        (Some("pk"), Some(url), None) => pk(url),
+        (Some("resolve"), Some(config), None) => resolve(config, false),
+        (Some("resolve-known"), Some(config), None) => resolve(config, true),
+        (Some("auth"), Some(config), Some(address)) => auth(
+            config,
+            address,
+            args.get(4).and_then(|r| r.parse().ok()).unwrap_or(200),
+        ),
+        (Some("connect"), Some(config), rounds) => {
+            connect(config, rounds.and_then(|r| r.parse().ok()).unwrap_or(20))
+        }
         _ => Err(
-            "usage: exim_fixture select1 MYSQL_URL [ROUNDS] | resolve CONFIG < addresses".into(),
+            "usage: exim_fixture select1 MYSQL_URL [ROUNDS] | pk MYSQL_URL < addresses | \
+                  resolve[-known] CONFIG < addresses | auth CONFIG ADDRESS [ROUNDS] | \
+                  connect CONFIG [ROUNDS]"
+                .into(),
         ),
     };
     match result {

@@ -48,6 +48,11 @@ pub struct Config {
     pub login_via_alias: bool,
     /// How long a control-panel session lives without use.
     pub session_lifetime: Duration,
+    /// How long a handle reuses a domain row (and its catch-all) it has just read; popboxes
+    /// and forwarders are always read afresh. `0` turns this off; `None` (not configured): off
+    /// for the Rust and C API, 60 seconds in Exim's dlfunc functions, which never keep anything
+    /// beyond their Exim process.
+    pub domain_cache_max_age: Option<Duration>,
     /// The file this was read from, if any.
     pub source: Option<PathBuf>,
 }
@@ -64,6 +69,7 @@ impl Default for Config {
             login_separators: "@%!:".to_string(),
             login_via_alias: false,
             session_lifetime: Duration::from_secs(30 * 60),
+            domain_cache_max_age: None,
             source: None,
         }
     }
@@ -159,6 +165,7 @@ impl Config {
             "upgrade_plaintext" => self.upgrade_plaintext = boolean(value)?,
             "login_via_alias" => self.login_via_alias = boolean(value)?,
             "session_lifetime" => self.session_lifetime = seconds(value)?,
+            "domain_cache_max_age" => self.domain_cache_max_age = Some(max_age(value)?),
             "login_separators" if !value.is_empty() => self.login_separators = value.to_string(),
             _ => return Err(Error::invalid(format!("unknown setting {key:?}"))),
         }
@@ -178,6 +185,14 @@ fn seconds(value: &str) -> Result<Duration> {
             "{value:?} is not a number of seconds between 0 and 3600"
         ))),
     }
+}
+
+/// Seconds from 0 (off) to one hour.
+fn max_age(value: &str) -> Result<Duration> {
+    if value.parse::<f64>().is_ok_and(|s| s == 0.0) {
+        return Ok(Duration::ZERO);
+    }
+    seconds(value)
 }
 
 fn boolean(value: &str) -> Result<bool> {

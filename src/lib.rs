@@ -34,6 +34,7 @@ pub mod address;
 mod admin;
 mod auth;
 pub mod config;
+mod domain_cache;
 mod error;
 // The C ABI: the only module allowed `unsafe`, and it uses only the public API above.
 #[allow(unsafe_code)]

@@ -1,12 +1,13 @@
 //! Whole-site export and atomic import, with hashes kept exactly as stored.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use crate::address;
 use crate::admin::{check_max_popbox, checked_forwarder};
 use crate::error::{Error, Result};
 use crate::rows::{Domain, DomainAlias, Forwarder, Popbox};
-use crate::store::{sql, Backend};
+use crate::store::{sql, Backend, Value};
 use crate::vmail::Vmail;
 
 /// One row of a site, for export and import.
@@ -83,13 +84,7 @@ impl Vmail {
                 let e = p.error;
                 return Err(Error::new(e.kind(), format!("record {}: {e}", p.index + 1)));
             }
-            let mut report = ImportReport::default();
-            for pass in 0..3 {
-                for record in checked.iter().flatten().filter(|r| pass_of(r) == pass) {
-                    insert(db, record, &mut report)?;
-                }
-            }
-            Ok(report)
+            insert_all(db, checked.iter().flatten().map(|r| &**r))
         })
     }
 
@@ -107,9 +102,10 @@ impl Vmail {
         self.read(|db| problems(db, &checked))
     }
 
-    /// One record with its names normalised and its values checked.
-    fn checked_record(&self, record: &Record) -> Result<Record> {
-        Ok(match record {
+    /// One record with its names normalised and its values checked; borrowed when it already
+    /// was (an export's records are), so that a large import is not held twice in memory.
+    fn checked_record<'a>(&self, record: &'a Record) -> Result<Cow<'a, Record>> {
+        let checked = match record {
             Record::Domain(d) => Record::Domain(checked_domain(d)?),
             Record::Alias(a) => Record::Alias(checked_alias(a)?),
             Record::Popbox(p) => {
@@ -119,6 +115,11 @@ impl Vmail {
             Record::Forwarder(f) => {
                 Record::Forwarder(checked_forwarder(&f.domain, &f.local_part, &f.remote_name)?)
             }
+        };
+        Ok(if checked == *record {
+            Cow::Borrowed(record)
+        } else {
+            Cow::Owned(checked)
         })
     }
 }
@@ -133,12 +134,15 @@ fn pass_of(record: &Record) -> usize {
 }
 
 /// Every problem of already-checked records against the database as it is now, in record order.
-fn problems(db: &mut dyn Backend, checked: &[Result<Record>]) -> Result<Vec<ImportProblem>> {
+fn problems<'a>(
+    db: &mut dyn Backend,
+    checked: &'a [Result<Cow<'a, Record>>],
+) -> Result<Vec<ImportProblem>> {
     let mut site = Site::load(db)?;
     let mut problems = Vec::new();
     for pass in 0..3 {
         for (index, record) in checked.iter().enumerate() {
-            let outcome = match record {
+            let outcome = match record.as_ref().map(|r| &**r) {
                 Err(e) if pass == 0 => Err(e.clone()),
                 Err(_) => continue,
                 Ok(r) if pass_of(r) != pass => continue,
@@ -156,18 +160,23 @@ fn problems(db: &mut dyn Backend, checked: &[Result<Record>]) -> Result<Vec<Impo
     Ok(problems)
 }
 
-/// The rows already in the database, keyed as the library compares them (lower-cased).
-struct Site {
-    domains: HashSet<String>,
-    aliases: HashMap<String, String>,
-    popboxes: HashSet<(String, String)>,
-    mboxes: HashSet<(String, String)>,
-    forwarders: HashSet<(String, String)>,
+/// A name in [`Site`]: read from the database (owned) or borrowed from a record being checked,
+/// so that checking a million records does not copy their names again.
+type Name<'a> = Cow<'a, str>;
+
+/// The rows already in the database, keyed as the library compares them (lower-cased), and
+/// the records taken so far.
+struct Site<'a> {
+    domains: HashSet<Name<'a>>,
+    aliases: HashMap<Name<'a>, Name<'a>>,
+    popboxes: HashSet<(Name<'a>, Name<'a>)>,
+    mboxes: HashSet<(Name<'a>, Name<'a>)>,
+    forwarders: HashSet<(Name<'a>, Name<'a>)>,
 }
 
-impl Site {
-    fn load(db: &mut dyn Backend) -> Result<Site> {
-        let low = |s: &str| s.to_lowercase();
+impl<'a> Site<'a> {
+    fn load(db: &mut dyn Backend) -> Result<Site<'a>> {
+        let low = |s: &str| Name::Owned(s.to_lowercase());
         let popboxes = sql::popboxes(db, None)?;
         Ok(Site {
             domains: sql::domains(db)?.iter().map(|d| low(&d.name)).collect(),
@@ -181,7 +190,7 @@ impl Site {
                 .collect(),
             mboxes: popboxes
                 .iter()
-                .filter_map(|p| Some((low(&p.domain), p.mbox_name.clone()?)))
+                .filter_map(|p| Some((low(&p.domain), Name::Owned(p.mbox_name.clone()?))))
                 .collect(),
             forwarders: sql::forwarders(db, None)?
                 .iter()
@@ -189,25 +198,23 @@ impl Site {
                 .collect(),
         })
     }
-}
 
-impl Site {
-    fn take_domain(&mut self, d: &Domain) -> Result<()> {
-        if self.aliases.contains_key(&d.name) {
+    fn take_domain(&mut self, d: &'a Domain) -> Result<()> {
+        if self.aliases.contains_key(d.name.as_str()) {
             return Err(Error::conflict(format!(
                 "{} is already a domain alias",
                 d.name
             )));
         }
-        if !self.domains.insert(d.name.clone()) {
+        if !self.domains.insert(Name::Borrowed(&d.name)) {
             return Err(Error::conflict(format!("domain {} already exists", d.name)));
         }
         Ok(())
     }
 
-    fn take_alias(&mut self, a: &DomainAlias) -> Result<()> {
+    fn take_alias(&mut self, a: &'a DomainAlias) -> Result<()> {
         self.need_domain(&a.domain)?;
-        if self.domains.contains(&a.alias) {
+        if self.domains.contains(a.alias.as_str()) {
             return Err(Error::conflict(format!(
                 "{} is a domain, not an alias",
                 a.alias
@@ -215,7 +222,7 @@ impl Site {
         }
         if self
             .aliases
-            .insert(a.alias.clone(), a.domain.clone())
+            .insert(Name::Borrowed(&a.alias), Name::Borrowed(&a.domain))
             .is_some()
         {
             return Err(Error::conflict(format!("alias {} already exists", a.alias)));
@@ -223,12 +230,12 @@ impl Site {
         Ok(())
     }
 
-    fn take_popbox(&mut self, p: &Popbox) -> Result<()> {
+    fn take_popbox(&mut self, p: &'a Popbox) -> Result<()> {
         self.need_domain(&p.domain)?;
         check_hash(p.password_hash.as_deref())?;
         if !self
             .popboxes
-            .insert((p.domain.clone(), p.local_part.clone()))
+            .insert((Name::Borrowed(&p.domain), Name::Borrowed(&p.local_part)))
         {
             return Err(Error::conflict(format!(
                 "popbox {}@{} already exists",
@@ -236,8 +243,11 @@ impl Site {
             )));
         }
         // Two popboxes on one mbox would read each other's mail.
-        let mbox = p.mbox_name.clone().unwrap_or_default();
-        if !self.mboxes.insert((p.domain.clone(), mbox.clone())) {
+        let mbox = p.mbox_name.as_deref().unwrap_or_default();
+        if !self
+            .mboxes
+            .insert((Name::Borrowed(&p.domain), Name::Borrowed(mbox)))
+        {
             return Err(Error::conflict(format!(
                 "mbox {mbox} is already used by another popbox of {}",
                 p.domain
@@ -246,11 +256,11 @@ impl Site {
         Ok(())
     }
 
-    fn take_forwarder(&mut self, f: &Forwarder) -> Result<()> {
+    fn take_forwarder(&mut self, f: &'a Forwarder) -> Result<()> {
         self.need_domain(&f.domain)?;
         if !self
             .forwarders
-            .insert((f.domain.clone(), f.local_part.clone()))
+            .insert((Name::Borrowed(&f.domain), Name::Borrowed(&f.local_part)))
         {
             return Err(Error::conflict(format!(
                 "forwarder {}@{} already exists",
@@ -310,25 +320,69 @@ fn check_hash(hash: Option<&str>) -> Result<()> {
     }
 }
 
-/// Writes one checked record (the checks ran in the same transaction).
-fn insert(db: &mut dyn Backend, record: &Record, report: &mut ImportReport) -> Result<()> {
-    match record {
-        Record::Domain(d) => {
-            sql::insert_domain(db, d)?;
-            report.domains += 1;
-        }
-        Record::Alias(a) => {
-            sql::insert_alias(db, a)?;
-            report.aliases += 1;
-        }
-        Record::Popbox(p) => {
-            sql::insert_popbox(db, p)?;
-            report.popboxes += 1;
-        }
-        Record::Forwarder(f) => {
-            sql::insert_forwarder(db, f)?;
-            report.forwarders += 1;
+/// Writes checked records (the checks ran in the same transaction): domains, then aliases, then
+/// popboxes and forwarders, each table in multi-row INSERTs.
+fn insert_all<'a>(
+    db: &mut dyn Backend,
+    records: impl Iterator<Item = &'a Record>,
+) -> Result<ImportReport> {
+    let mut by_table: [Vec<&Record>; 4] = Default::default();
+    for record in records {
+        by_table[table_of(record)].push(record);
+    }
+    let tables = [
+        sql::DOMAIN_INSERT,
+        sql::ALIAS_INSERT,
+        sql::POPBOX_INSERT,
+        sql::FORWARDER_INSERT,
+    ];
+    for (table, records) in tables.into_iter().zip(&by_table) {
+        // Values are made a chunk at a time: a million popboxes are not copied twice at once.
+        for chunk in records.chunks(sql::ROWS_PER_INSERT) {
+            let rows: Vec<Vec<Value>> = chunk.iter().copied().map(values_of).collect();
+            sql::insert_rows(db, table, &rows)?;
         }
     }
-    Ok(())
+    let [domains, aliases, popboxes, forwarders] = by_table.map(|t| t.len());
+    Ok(ImportReport {
+        domains,
+        aliases,
+        popboxes,
+        forwarders,
+    })
+}
+
+/// Index into [`insert_all`]'s tables.
+fn table_of(record: &Record) -> usize {
+    match record {
+        Record::Domain(_) => 0,
+        Record::Alias(_) => 1,
+        Record::Popbox(_) => 2,
+        Record::Forwarder(_) => 3,
+    }
+}
+
+/// A record's values, in the column order of its table's `*_INSERT`.
+fn values_of(record: &Record) -> Vec<Value> {
+    match record {
+        Record::Domain(d) => vec![
+            d.name.as_str().into(),
+            d.unix_user.as_deref().into(),
+            d.password_hash.as_deref().into(),
+            d.path.as_deref().into(),
+            d.max_popbox.into(),
+        ],
+        Record::Alias(a) => vec![a.domain.as_str().into(), a.alias.as_str().into()],
+        Record::Popbox(p) => vec![
+            p.domain.as_str().into(),
+            p.local_part.as_str().into(),
+            p.password_hash.as_deref().into(),
+            p.mbox_name.as_deref().into(),
+        ],
+        Record::Forwarder(f) => vec![
+            f.domain.as_str().into(),
+            f.local_part.as_str().into(),
+            f.remote_name.as_str().into(),
+        ],
+    }
 }

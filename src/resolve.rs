@@ -1,6 +1,8 @@
 //! Address resolution with the seed's Exim semantics (legacy contract §2): exact forwarder, then
 //! popbox, then the `_default_` catch-all; a domain alias behaves as its target.
 
+use std::time::Instant;
+
 use crate::address::{self, parse_remote_list};
 use crate::error::{Error, Result};
 use crate::mailbox::{Mailbox, StoredMailbox};
@@ -77,48 +79,78 @@ impl Vmail {
     pub fn resolve_parts(&self, local_part: &str, domain: &str) -> Result<Resolution> {
         let local_part = address::normalize_lookup_local_part(local_part)?;
         let domain = address::normalize_domain(domain)?;
-        let route = self
-            .read(|db| sql::route(db, &domain, &local_part))?
-            .ok_or_else(|| Error::not_found(format!("{domain} is not a local domain")))?;
+        let not_local = || Error::not_found(format!("{domain} is not a local domain"));
+        let mut store = self.lock();
+        let route = match store.domains.get(&domain) {
+            // The domain was read a moment ago: only the forwarder and the popbox are left.
+            Some(Some(row)) => store.read(|db| sql::route_in(db, &row, &local_part))?,
+            Some(None) => return Err(not_local()),
+            None => {
+                let read_at = Instant::now();
+                let route = store.read(|db| sql::route(db, &domain, &local_part))?;
+                let row = route.as_ref().map(|r| r.domain.clone());
+                store.domains.put(&domain, row, read_at);
+                route.ok_or_else(not_local)?
+            }
+        };
+        drop(store);
         decide(route, local_part)
     }
 
     /// The real domain behind a local domain name (itself, or an alias's target).
+    ///
+    /// The domain row and its catch-all are kept for the next resolutions in that domain, for
+    /// at most [`Config::domain_cache_max_age`](crate::Config::domain_cache_max_age).
     ///
     /// # Errors
     /// `NotFound` when the domain is not local; `InvalidInput` for a malformed name;
     /// `Temporary` when the database is unreachable.
     pub fn local_domain(&self, domain: &str) -> Result<String> {
         let domain = address::normalize_domain(domain)?;
-        self.read(|db| sql::local_domain(db, &domain))?
+        let mut store = self.lock();
+        let row = match store.domains.get(&domain) {
+            Some(row) => row,
+            None => {
+                let read_at = Instant::now();
+                let row = store.read(|db| sql::local_domain(db, &domain))?;
+                store.domains.put(&domain, row.clone(), read_at);
+                row
+            }
+        };
+        row.map(|r| r.domain)
             .ok_or_else(|| Error::not_found(format!("{domain} is not a local domain")))
     }
 }
 
 fn decide(route: RouteRow, local_part: String) -> Result<Resolution> {
+    let RouteRow {
+        domain: row,
+        forwarder,
+        mbox_name,
+    } = route;
     let forward = |remote: &str, rule| Resolution::Forward {
-        domain: route.domain.clone(),
+        domain: row.domain.clone(),
         local_part: local_part.clone(),
         targets: parse_remote_list(remote),
         rule,
     };
-    if let Some(remote) = &route.forwarder {
+    if let Some(remote) = &forwarder {
         return Ok(forward(remote, Rule::Forwarder));
     }
-    if route.mbox_name.is_some() {
+    if mbox_name.is_some() {
         return Ok(Resolution::Mailbox(Mailbox::from_stored(&StoredMailbox {
-            domain: &route.domain,
+            domain: &row.domain,
             local_part: &local_part,
-            domain_path: route.path.as_deref(),
-            unix_user: route.unix_user.as_deref(),
-            mbox_name: route.mbox_name.as_deref(),
+            domain_path: row.path.as_deref(),
+            unix_user: row.unix_user.as_deref(),
+            mbox_name: mbox_name.as_deref(),
         })?));
     }
-    if let Some(remote) = &route.catch_all {
+    if let Some(remote) = &row.catch_all {
         return Ok(forward(remote, Rule::CatchAll));
     }
     Err(Error::not_found(format!(
         "no forwarder, popbox or catch-all for {local_part}@{}",
-        route.domain
+        row.domain
     )))
 }

@@ -65,7 +65,8 @@ impl Vmail {
         self.lock().kind()
     }
 
-    /// The database's query plan for the resolution query, one line per table access
+    /// The database's query plans for the resolution queries (a domain not yet known, then a
+    /// domain whose row the handle has just read), one line per table access
     /// (`table=… type=… key=…` on MySQL, SQLite's `EXPLAIN QUERY PLAN` lines otherwise). Lets
     /// tests and `vmailctl check` prove that every lookup uses an index.
     ///

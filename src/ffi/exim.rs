@@ -6,7 +6,7 @@
 //!
 //! | function | arguments | `OK` yields |
 //! |---|---|---|
-//! | `vmailsql_exim_resolve` | `{local_part}{domain}[{config}]` | `rule="popbox" address="…" local_part="…" domain="…" path="…" domain_path="…" user="…" targets="…"` |
+//! | `vmailsql_exim_resolve` | `{local_part}{domain}[{config}]` | `rule="popbox" address="…" route="popbox …" local_part="…" domain="…" path="…" domain_path="…" user="…" targets="…"` |
 //! | `vmailsql_exim_local_domain` | `{domain}[{config}]` | the real domain (an alias's target) |
 //! | `vmailsql_exim_match_domain` | `{domain}[{config}]` | the domain itself (ASCII lower-case, as in `$domain`): an item for a `domainlist` |
 //!
@@ -16,7 +16,8 @@
 //! `catch-all`; `address` is the looked-up `local_part@domain` (lower-cased as Exim does, the
 //! domain as asked, so an alias stays the alias): routers compare it with `$local_part@$domain`
 //! so that an `$address_data` inherited from a parent address is never mistaken for this
-//! address's own; `targets` is the forwarder's address list, `a@b, c@d`.
+//! address's own; `route` is `rule` and `address` in one value (`popbox alice@example.org`), so
+//! that each router needs one condition; `targets` is the forwarder's address list, `a@b, c@d`.
 //!
 //! Return codes:
 //! - `OK`: found. The yield is in library memory, so Exim treats it as untainted: every
@@ -46,9 +47,11 @@
 //! reopened in a forked child. A file holding a database password must be readable by the Exim
 //! user and by nobody else (`root:Debian-exim 0640` on Debian).
 //!
-//! Answers to `vmailsql_exim_local_domain` and `vmailsql_exim_match_domain` are cached in the
-//! process for [`DOMAIN_CACHE_TTL`], as Exim caches its own lookups for the life of the process:
-//! a domain list is tested several times while one address is routed.
+//! Answers to `vmailsql_exim_local_domain`, `vmailsql_exim_match_domain` and the domain part of
+//! `vmailsql_exim_resolve` are kept by the handle for `domain_cache_max_age` (60 seconds unless
+//! configured; `0` turns it off), and never beyond the Exim process: a domain list is tested
+//! several times while one address is routed, and the resolution that follows the domain check
+//! then reads only the forwarder and the popbox. Popboxes and forwarders are never kept.
 //!
 //! Nothing here writes to stdout or stderr (under `exim -bs` stdout is the SMTP dialogue), and no
 //! panic crosses into Exim: each entry catches it and reports `ERROR`.
@@ -57,13 +60,13 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ffi::{c_int, c_uchar, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, Once};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::address::{normalize_domain, normalize_lookup_local_part};
 use crate::config::{DEFAULT_PATH, ENV_VAR};
-use crate::{Error, ErrorKind, Resolution, Vmail};
+use crate::{Config, Error, ErrorKind, Resolution, Vmail};
 
 /// Exim's `OK`.
 const OK: c_int = 0;
@@ -83,10 +86,8 @@ const FAIL_FORCED: c_int = 4;
 /// makes it defer before any DNS query is sent.
 const DEFER_ITEM: &str = "dnsdb;vmailsql-database-unavailable=";
 
-/// How long a local-domain answer is reused within one process.
-const DOMAIN_CACHE_TTL: Duration = Duration::from_secs(60);
-/// Most domains remembered per handle (the cache is emptied when full).
-const DOMAIN_CACHE_MAX: usize = 1024;
+/// How long domain answers are reused within one Exim process, unless configured.
+const DOMAIN_CACHE_MAX_AGE: Duration = Duration::from_secs(60);
 /// Bytes of failure messages kept for Exim before falling back to one fixed message.
 const MESSAGE_BUDGET: usize = 1 << 20;
 
@@ -114,11 +115,9 @@ impl Outcome {
     }
 }
 
-/// One configuration file's handle and its local-domain cache.
+/// One configuration file's handle.
 struct Handle {
     vmail: Vmail,
-    /// Queried domain → (when asked, real domain if local).
-    domains: Mutex<HashMap<String, (Instant, Option<String>)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -139,46 +138,43 @@ fn config_path(arg: Option<&str>) -> PathBuf {
     }
 }
 
+/// A handle on the configuration at `path`; unless the file says otherwise, domain rows are kept
+/// for [`DOMAIN_CACHE_MAX_AGE`] (this process only: Exim's own lookup caches last as long).
+fn open(path: &Path) -> Result<Vmail, Error> {
+    let mut config = Config::load(Some(path))?;
+    config
+        .domain_cache_max_age
+        .get_or_insert(DOMAIN_CACHE_MAX_AGE);
+    Vmail::open(config)
+}
+
 fn handle(config: Option<&str>) -> Result<&'static Handle, Outcome> {
     let path = config_path(config);
     let mut handles = lock(&HANDLES);
     if let Some((_, h)) = handles.iter().find(|(p, _)| *p == path) {
         return Ok(h);
     }
-    let vmail = Vmail::open_config(Some(&path)).map_err(|e| {
+    let vmail = open(&path).map_err(|e| {
         Outcome::Broken(format!(
             "vmailsql: cannot use configuration {}: {e}",
             path.display()
         ))
     })?;
-    let h: &'static Handle = Box::leak(Box::new(Handle {
-        vmail,
-        domains: Mutex::new(HashMap::new()),
-    }));
+    let h: &'static Handle = Box::leak(Box::new(Handle { vmail }));
     handles.push((path, h));
     Ok(h)
 }
 
 impl Handle {
-    /// The real domain behind `domain` (normalised), from the cache or the database.
+    /// The real domain behind `domain` (normalised). The handle keeps the answer, and the
+    /// domain row with it, for the resolutions that follow (the core's domain cache: at most
+    /// `domain_cache_max_age`, and never beyond this Exim process).
     fn local_domain(&self, domain: &str) -> Result<Option<String>, Error> {
-        let now = Instant::now();
-        if let Some((at, answer)) = lock(&self.domains).get(domain) {
-            if now.duration_since(*at) < DOMAIN_CACHE_TTL {
-                return Ok(answer.clone());
-            }
+        match self.vmail.local_domain(domain) {
+            Ok(real) => Ok(Some(real)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
-        let answer = match self.vmail.local_domain(domain) {
-            Ok(real) => Some(real),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
-        let mut cache = lock(&self.domains);
-        if cache.len() >= DOMAIN_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(domain.to_string(), (now, answer.clone()));
-        Ok(answer)
     }
 }
 
@@ -287,6 +283,12 @@ fn format_resolution(address: &str, resolution: &Resolution) -> Result<String, O
     let mut out = String::new();
     push_pair(&mut out, "rule", resolution.rule().as_str());
     push_pair(&mut out, "address", address);
+    // One key per router condition: the rule and the address it answers for.
+    push_pair(
+        &mut out,
+        "route",
+        &format!("{} {address}", resolution.rule().as_str()),
+    );
     match resolution {
         Resolution::Mailbox(m) => {
             push_pair(&mut out, "local_part", &m.local_part);
@@ -601,6 +603,10 @@ mod tests {
         );
         assert_eq!(extract(&y, "user").as_deref(), Some("vmail"));
         assert_eq!(extract(&y, "targets").as_deref(), Some(""));
+        assert_eq!(
+            extract(&y, "route").as_deref(),
+            Some("popbox alice@alias.example")
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub(crate) mod sql;
 mod sqlite;
 
 use crate::config::{redact_url, Config};
+use crate::domain_cache::DomainCache;
 use crate::error::{Error, ErrorKind, Result};
 
 /// Which database a handle talks to.
@@ -151,11 +152,14 @@ pub(crate) struct Store {
     conn: Option<Box<dyn Backend>>,
     /// The process that opened `conn`; another pid means we are a forked child.
     owner_pid: u32,
+    /// Domain rows just read through this connection (emptied by every write).
+    pub(crate) domains: DomainCache,
 }
 
 impl Store {
     pub(crate) fn new(config: Config) -> Store {
         Store {
+            domains: DomainCache::new(config.domain_cache_max_age.unwrap_or_default()),
             config,
             conn: None,
             owner_pid: std::process::id(),
@@ -232,6 +236,7 @@ impl Store {
 
     /// Runs `op` in one transaction: all of it commits, or none of it does.
     pub(crate) fn write<T>(&mut self, op: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.domains.clear();
         let conn = self.conn()?;
         let result = conn.begin().and_then(|()| {
             let value = op(&mut *conn)?;

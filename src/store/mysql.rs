@@ -164,6 +164,8 @@ impl Backend for MysqlBackend {
         let rows = self.query(&format!("EXPLAIN {sql}"), values)?;
         Ok(rows
             .into_iter()
+            // A SELECT of subqueries alone reads no table itself ("No tables used").
+            .filter(|r| r.get(2).is_some_and(|t| *t != Value::Null))
             .map(|r| {
                 let col = |i: usize| r.get(i).cloned().and_then(Value::text).unwrap_or_default();
                 format!(

@@ -4,49 +4,59 @@
 //! on the recommended one; `tests/` checks the plans with EXPLAIN. Names passed in are already
 //! normalised (lower-cased) by the caller.
 
+use std::sync::LazyLock;
+
 use super::{Backend, Row, Value};
 use crate::error::{Error, Result};
 use crate::rows::{Domain, DomainAlias, Forwarder, Popbox, CATCH_ALL};
 
-/// What one resolution query returns for a local domain.
-#[derive(Debug, Default)]
-pub(crate) struct RouteRow {
-    /// The real domain (the alias target when reached through an alias).
+/// What one resolution needs to know about a local domain: the real domain (an alias's target
+/// when reached through an alias), its delivery settings and its catch-all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct DomainRow {
     pub domain: String,
     pub path: Option<String>,
     pub unix_user: Option<String>,
+    pub catch_all: Option<String>,
+}
+
+/// What one resolution query returns for a local domain.
+#[derive(Debug, Default)]
+pub(crate) struct RouteRow {
+    pub domain: DomainRow,
     pub forwarder: Option<String>,
     /// `Some("")` when the popbox exists with no `mbox_name`.
     pub mbox_name: Option<String>,
-    pub catch_all: Option<String>,
-    pub via_alias: bool,
 }
 
-/// The columns of one route, for the domain expression `dom` (a column name).
-fn route_columns(dom: &str) -> String {
-    format!(
-        "(SELECT f.remote_name FROM forwarder f WHERE f.domain_name = {dom} AND f.local_part = ?), \
-         (SELECT COALESCE(p.mbox_name, '') FROM popbox p WHERE p.domain_name = {dom} AND p.local_part = ?), \
-         (SELECT c.remote_name FROM forwarder c WHERE c.domain_name = {dom} AND c.local_part = '{CATCH_ALL}')"
-    )
-}
+/// The real domain a name stands for: the domain itself, else an alias's target (a name that
+/// is both a domain and an alias acts as the domain). Two primary-key probes, no UNION.
+const REAL_DOMAIN: &str = "COALESCE((SELECT x.domain_name FROM domain x WHERE x.domain_name = ?), \
+     (SELECT a.domain_name FROM domain_alias a WHERE a.alias = ?))";
 
-/// One round trip: the domain (directly or through an alias) with the forwarder, popbox and
-/// catch-all that could answer for `local_part`.
-fn route_query() -> String {
-    format!(
-        "SELECT d.domain_name, d.path, d.unix_user, {}, 0 FROM domain d WHERE d.domain_name = ? \
-         UNION ALL \
-         SELECT a.domain_name, d.path, d.unix_user, {}, 1 FROM domain_alias a \
-         LEFT JOIN domain d ON d.domain_name = a.domain_name WHERE a.alias = ?",
-        route_columns("d.domain_name"),
-        route_columns("a.domain_name")
-    )
+/// `mbox_name` of a joined popbox `p`: NULL when there is none, `''` when it has no name.
+const MBOX_NAME: &str =
+    "CASE WHEN p.local_part IS NULL THEN NULL ELSE COALESCE(p.mbox_name, '') END";
+
+/// One statement, one row: the domain (directly or through an alias) with the forwarder, popbox
+/// and catch-all that could answer for `local_part`, each a primary-key join on the domain row.
+fn route_query() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT d.domain_name, d.path, d.unix_user, c.remote_name, f.remote_name, {MBOX_NAME} \
+         FROM domain d \
+         LEFT JOIN forwarder f ON f.domain_name = d.domain_name AND f.local_part = ? \
+         LEFT JOIN popbox p ON p.domain_name = d.domain_name AND p.local_part = ? \
+         LEFT JOIN forwarder c ON c.domain_name = d.domain_name AND c.local_part = '{CATCH_ALL}' \
+         WHERE d.domain_name = {REAL_DOMAIN}"
+        )
+    });
+    &SQL
 }
 
 fn route_params(domain: &str, local_part: &str) -> Vec<Value> {
     let (d, l) = (Value::from(domain), Value::from(local_part));
-    vec![l.clone(), l.clone(), d.clone(), l.clone(), l, d]
+    vec![l.clone(), l, d.clone(), d]
 }
 
 /// The database's plan for the resolution query of `local_part@domain`.
@@ -55,7 +65,9 @@ pub(crate) fn explain_route(
     domain: &str,
     local_part: &str,
 ) -> Result<Vec<String>> {
-    db.explain(&route_query(), &route_params(domain, local_part))
+    let mut plan = db.explain(route_query(), &route_params(domain, local_part))?;
+    plan.extend(db.explain(ADDRESS_QUERY, &address_params(domain, local_part))?);
+    Ok(plan)
 }
 
 pub(crate) fn route(
@@ -63,48 +75,69 @@ pub(crate) fn route(
     domain: &str,
     local_part: &str,
 ) -> Result<Option<RouteRow>> {
-    let rows = db.query(&route_query(), &route_params(domain, local_part))?;
-    // A name that is both a domain and an alias acts as the domain.
-    let mut best: Option<RouteRow> = None;
-    for row in rows {
-        let route = route_row(row);
-        if best
-            .as_ref()
-            .is_none_or(|b| b.via_alias && !route.via_alias)
-        {
-            best = Some(route);
+    let rows = db.query(route_query(), &route_params(domain, local_part))?;
+    Ok(rows.into_iter().next().map(|row| {
+        let mut it = row.into_iter();
+        let domain = domain_of(&mut it);
+        let mut next = || it.next().unwrap_or(Value::Null).text();
+        RouteRow {
+            domain,
+            forwarder: next(),
+            mbox_name: next(),
         }
-    }
-    Ok(best)
+    }))
 }
 
-fn route_row(row: Row) -> RouteRow {
-    let mut it = row.into_iter();
-    let mut next = || it.next().unwrap_or(Value::Null);
-    RouteRow {
-        domain: next().text().unwrap_or_default(),
-        path: next().text(),
-        unix_user: next().text(),
-        forwarder: next().text(),
-        mbox_name: next().text(),
-        catch_all: next().text(),
-        via_alias: next().int() == Some(1),
+/// The forwarder and popbox query when the domain row is already known: two primary-key reads.
+pub(crate) const ADDRESS_QUERY: &str =
+    "SELECT (SELECT f.remote_name FROM forwarder f WHERE f.domain_name = ? AND f.local_part = ?), \
+     (SELECT COALESCE(p.mbox_name, '') FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?)";
+
+pub(crate) fn address_params(domain: &str, local_part: &str) -> Vec<Value> {
+    let (d, l) = (Value::from(domain), Value::from(local_part));
+    vec![d.clone(), l.clone(), d, l]
+}
+
+/// Resolution inside a domain whose row the caller already has.
+pub(crate) fn route_in(
+    db: &mut dyn Backend,
+    domain: &DomainRow,
+    local_part: &str,
+) -> Result<RouteRow> {
+    let rows = db.query(ADDRESS_QUERY, &address_params(&domain.domain, local_part))?;
+    let mut it = rows.into_iter().next().unwrap_or_default().into_iter();
+    let mut next = || it.next().unwrap_or(Value::Null).text();
+    Ok(RouteRow {
+        domain: domain.clone(),
+        forwarder: next(),
+        mbox_name: next(),
+    })
+}
+
+fn domain_of(it: &mut impl Iterator<Item = Value>) -> DomainRow {
+    let mut next = || it.next().unwrap_or(Value::Null).text();
+    DomainRow {
+        domain: next().unwrap_or_default(),
+        path: next(),
+        unix_user: next(),
+        catch_all: next(),
     }
 }
 
-/// The real domain a name stands for, when it is local.
-pub(crate) fn local_domain(db: &mut dyn Backend, domain: &str) -> Result<Option<String>> {
-    let rows = db.query(
-        "SELECT domain_name, 0 FROM domain WHERE domain_name = ? \
-         UNION ALL SELECT domain_name, 1 FROM domain_alias WHERE alias = ?",
-        &[domain.into(), domain.into()],
-    )?;
-    let mut rows: Vec<(Option<String>, Option<i64>)> = rows
+/// The local domain a name stands for, with its catch-all, when it is local.
+pub(crate) fn local_domain(db: &mut dyn Backend, domain: &str) -> Result<Option<DomainRow>> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT d.domain_name, d.path, d.unix_user, c.remote_name FROM domain d \
+             LEFT JOIN forwarder c ON c.domain_name = d.domain_name \
+             AND c.local_part = '{CATCH_ALL}' WHERE d.domain_name = {REAL_DOMAIN}"
+        )
+    });
+    let rows = db.query(&SQL, &[domain.into(), domain.into()])?;
+    Ok(rows
         .into_iter()
-        .map(|mut r| (r.remove(0).text(), r.remove(0).int()))
-        .collect();
-    rows.sort_by_key(|(_, via)| *via);
-    Ok(rows.into_iter().next().and_then(|(name, _)| name))
+        .next()
+        .map(|row| domain_of(&mut row.into_iter())))
 }
 
 /// A popbox with what login needs: `(popbox, domain path, unix_user)`.
@@ -124,14 +157,18 @@ pub(crate) fn login(
     local_part: &str,
     via_alias: bool,
 ) -> Result<Vec<LoginRow>> {
-    let direct = format!("{LOGIN_COLUMNS} WHERE p.domain_name = ? AND p.local_part = ?");
-    let mut rows = db.query(&direct, &[domain.into(), local_part.into()])?;
-    if rows.is_empty() && via_alias {
-        let aliased = format!(
+    // Built once: the statement text is the key of the drivers' prepared-statement caches.
+    static DIRECT: LazyLock<String> =
+        LazyLock::new(|| format!("{LOGIN_COLUMNS} WHERE p.domain_name = ? AND p.local_part = ?"));
+    static ALIASED: LazyLock<String> = LazyLock::new(|| {
+        format!(
             "{LOGIN_COLUMNS} JOIN domain_alias a ON a.domain_name = p.domain_name \
              WHERE a.alias = ? AND p.local_part = ?"
-        );
-        rows = db.query(&aliased, &[domain.into(), local_part.into()])?;
+        )
+    });
+    let mut rows = db.query(&DIRECT, &[domain.into(), local_part.into()])?;
+    if rows.is_empty() && via_alias {
+        rows = db.query(&ALIASED, &[domain.into(), local_part.into()])?;
     }
     Ok(rows.into_iter().map(login_row).collect())
 }
@@ -245,6 +282,49 @@ pub(crate) fn update_domain(db: &mut dyn Backend, d: &Domain) -> Result<()> {
         ],
     )
     .map(drop)
+}
+
+/// Rows per multi-row INSERT of an import: a round trip and a statement per 256 rows instead of
+/// per row, far below either server's limit on placeholders (SQLite 32766, MySQL 65535).
+pub(crate) const ROWS_PER_INSERT: usize = 256;
+
+/// The columns an import writes, per table, in the order of the values in [`insert_rows`].
+pub(crate) const DOMAIN_INSERT: (&str, &[&str]) = (
+    "domain",
+    &[
+        "domain_name",
+        "unix_user",
+        "password_hash",
+        "path",
+        "max_popbox",
+    ],
+);
+pub(crate) const ALIAS_INSERT: (&str, &[&str]) = ("domain_alias", &["domain_name", "alias"]);
+pub(crate) const POPBOX_INSERT: (&str, &[&str]) = (
+    "popbox",
+    &["domain_name", "local_part", "password_hash", "mbox_name"],
+);
+pub(crate) const FORWARDER_INSERT: (&str, &[&str]) =
+    ("forwarder", &["domain_name", "local_part", "remote_name"]);
+
+/// Inserts `rows` (each the values of `columns`) in multi-row INSERTs. Call inside a
+/// transaction: a failing chunk leaves the earlier ones to the rollback.
+pub(crate) fn insert_rows(
+    db: &mut dyn Backend,
+    (table, columns): (&str, &[&str]),
+    rows: &[Vec<Value>],
+) -> Result<()> {
+    let one = format!("({})", vec!["?"; columns.len()].join(", "));
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES {}",
+            columns.join(", "),
+            vec![one.as_str(); chunk.len()].join(", ")
+        );
+        let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
+        db.execute(&sql, &values)?;
+    }
+    Ok(())
 }
 
 /// Deletes a domain and everything that hangs off it. Call inside a transaction.

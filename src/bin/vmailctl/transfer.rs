@@ -66,6 +66,7 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Outcome<Report> {
     let vmail = ctx.vmail()?;
     let text = read_input(args.file.as_deref())?;
     let (lines, records) = parse(&text)?;
+    drop(text); // a million records are enough to hold at once
     let problems = vmail.check_import(&records)?;
     if let Some(worst) = problems
         .iter()
@@ -163,7 +164,10 @@ fn write_all(vmail: &Vmail, records: Vec<Record>, lines: &[usize]) -> Outcome<Im
     };
     let mut order: Vec<usize> = (0..records.len()).collect();
     order.sort_by_key(|&i| rank(&records[i]));
-    let sorted: Vec<Record> = order.iter().map(|&i| records[i].clone()).collect();
+    // Moved, not copied: the records are the bulk of an import's memory.
+    let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
+    let sorted: Vec<Record> = order.iter().filter_map(|&i| slots[i].take()).collect();
+    drop(slots);
     let busy = sorted.len() >= 500 && std::io::stderr().is_terminal();
     if busy {
         eprint!(

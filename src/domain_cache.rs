@@ -1,0 +1,117 @@
+//! Domain rows a handle has just read, reused by the next resolutions in the same domain.
+//!
+//! Exim checks a domain (`vmailsql_exim_match_domain`) a moment before it routes an address in
+//! it, and a daemon resolves many addresses of few domains: with the domain row and its
+//! catch-all at hand, a resolution reads only the forwarder and the popbox. Only the domain
+//! row, its catch-all and "not a local domain" are kept, never a popbox or a forwarder, so a
+//! deleted popbox stops resolving at once. An entry lives at most `domain_cache_max_age`
+//! (`0` turns the cache off), is dropped on every write through the handle, and never passes
+//! into a forked child: an Exim process starts with an empty cache.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::store::sql::DomainRow;
+
+/// Most names remembered (the cache is emptied when full: a bound, not an eviction policy).
+const MAX_ENTRIES: usize = 1024;
+
+pub(crate) struct DomainCache {
+    max_age: Duration,
+    /// The process that filled the cache; a forked child starts afresh.
+    pid: u32,
+    /// Name as looked up → (when read, the domain it stands for, or `None`: not local).
+    entries: HashMap<String, (Instant, Option<DomainRow>)>,
+}
+
+impl DomainCache {
+    pub(crate) fn new(max_age: Duration) -> DomainCache {
+        DomainCache {
+            max_age,
+            pid: std::process::id(),
+            entries: HashMap::new(),
+        }
+    }
+
+    /// `Some(answer)` when `name` was read less than the maximum age ago in this process.
+    pub(crate) fn get(&mut self, name: &str) -> Option<Option<DomainRow>> {
+        self.forget_if_forked();
+        let (at, row) = self.entries.get(name)?;
+        (at.elapsed() < self.max_age).then(|| row.clone())
+    }
+
+    /// Remembers what the database just said about `name`.
+    pub(crate) fn put(&mut self, name: &str, row: Option<DomainRow>, read_at: Instant) {
+        if self.max_age.is_zero() {
+            return;
+        }
+        self.forget_if_forked();
+        if self.entries.len() >= MAX_ENTRIES {
+            self.entries.clear();
+        }
+        self.entries.insert(name.to_string(), (read_at, row));
+    }
+
+    /// Forgets everything (after a write through the handle).
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    fn forget_if_forked(&mut self) {
+        let pid = std::process::id();
+        if pid != self.pid {
+            self.pid = pid;
+            self.entries.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> Option<DomainRow> {
+        Some(DomainRow {
+            domain: "example.org".into(),
+            ..DomainRow::default()
+        })
+    }
+
+    #[test]
+    fn answers_within_the_age_only() {
+        let mut c = DomainCache::new(Duration::from_millis(50));
+        assert_eq!(c.get("example.org"), None);
+        c.put("example.org", row(), Instant::now());
+        c.put("remote.example", None, Instant::now());
+        assert_eq!(c.get("example.org"), Some(row()));
+        assert_eq!(c.get("remote.example"), Some(None));
+        c.put(
+            "old.example",
+            row(),
+            Instant::now() - Duration::from_millis(60),
+        );
+        assert_eq!(c.get("old.example"), None);
+        c.clear();
+        assert_eq!(c.get("example.org"), None);
+    }
+
+    #[test]
+    fn zero_turns_it_off_and_size_is_bounded() {
+        let mut c = DomainCache::new(Duration::ZERO);
+        c.put("example.org", row(), Instant::now());
+        assert_eq!(c.get("example.org"), None);
+        let mut c = DomainCache::new(Duration::from_secs(60));
+        for i in 0..=MAX_ENTRIES {
+            c.put(&format!("d{i}.example"), None, Instant::now());
+        }
+        assert!(c.entries.len() <= MAX_ENTRIES);
+    }
+
+    #[test]
+    fn a_forked_child_starts_empty() {
+        let mut c = DomainCache::new(Duration::from_secs(60));
+        c.put("example.org", row(), Instant::now());
+        c.pid = c.pid.wrapping_add(1); // as if this were the parent's cache in a child
+        assert_eq!(c.get("example.org"), None);
+    }
+}

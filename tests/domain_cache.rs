@@ -1,0 +1,109 @@
+//! The domain cache (`domain_cache_max_age`): a handle that has just read a domain reuses its
+//! row and catch-all, never a popbox or a forwarder, and nothing older than the bound. Changes
+//! are made through a second handle, as another process would make them.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, Fixture};
+use vmailsql::{ErrorKind, NewDomain, Resolution, Rule};
+
+const MAX_AGE: Duration = Duration::from_millis(1500);
+
+fn rule(r: vmailsql::Result<Resolution>) -> Result<Rule, ErrorKind> {
+    r.map(|r| r.rule()).map_err(|e| e.kind())
+}
+
+fn deleted_rows_stop_resolving_within_the_bound(b: Backend) {
+    let fx = Fixture::with(b, |c| c.domain_cache_max_age = Some(MAX_AGE));
+    let admin = fx.reopen(|_| {});
+    admin
+        .add_domain(&NewDomain::new(
+            "example.org",
+            "/var/mail/example.org",
+            "vmail",
+        ))
+        .unwrap();
+    admin
+        .add_popbox("example.org", "alice", "pw", None)
+        .unwrap();
+    admin.add_alias("example.net", "example.org").unwrap();
+    admin
+        .set_catch_all("example.org", "postmaster@remote.example")
+        .unwrap();
+    let v = &fx.vmail;
+    assert_eq!(v.local_domain("example.net").unwrap(), "example.org");
+    let cached_at = Instant::now();
+    assert_eq!(rule(v.resolve("alice@example.net")), Ok(Rule::Popbox));
+    assert_eq!(rule(v.resolve("alice@example.org")), Ok(Rule::Popbox));
+
+    // A popbox is never kept: deleted, it stops resolving at once (the catch-all takes over).
+    admin.delete_popbox("example.org", "alice").unwrap();
+    assert_eq!(rule(v.resolve("alice@example.net")), Ok(Rule::CatchAll));
+
+    // The catch-all belongs to the cached domain row: it may live on until the bound, not after.
+    admin.delete_forwarder("example.org", "_default_").unwrap();
+    while cached_at.elapsed() < MAX_AGE {
+        let answer = rule(v.resolve("alice@example.net"));
+        if cached_at.elapsed() < MAX_AGE {
+            assert!(
+                matches!(answer, Ok(Rule::CatchAll) | Err(ErrorKind::NotFound)),
+                "{answer:?}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        rule(v.resolve("alice@example.net")),
+        Err(ErrorKind::NotFound)
+    );
+
+    // A domain deleted elsewhere: its popboxes go at once, the domain itself within the bound.
+    admin.add_popbox("example.org", "bob", "pw", None).unwrap();
+    assert_eq!(rule(v.resolve("bob@example.org")), Ok(Rule::Popbox));
+    admin.delete_domain("example.org").unwrap();
+    assert_eq!(rule(v.resolve("bob@example.org")), Err(ErrorKind::NotFound));
+    std::thread::sleep(MAX_AGE);
+    assert_eq!(
+        v.local_domain("example.org").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+fn writes_through_the_handle_and_zero_age_see_everything_at_once(b: Backend) {
+    let fx = Fixture::with(b, |c| {
+        c.domain_cache_max_age = Some(Duration::from_secs(600))
+    });
+    let v = &fx.vmail;
+    assert_eq!(
+        v.local_domain("example.org").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+    // The handle's own write empties its cache: the negative answer is gone.
+    v.add_domain(&NewDomain::new(
+        "example.org",
+        "/var/mail/example.org",
+        "vmail",
+    ))
+    .unwrap();
+    v.set_catch_all("example.org", "postmaster@remote.example")
+        .unwrap();
+    assert_eq!(rule(v.resolve("x@example.org")), Ok(Rule::CatchAll));
+    v.delete_forwarder("example.org", "_default_").unwrap();
+    assert_eq!(rule(v.resolve("x@example.org")), Err(ErrorKind::NotFound));
+
+    // Age 0: every resolution reads the domain row again.
+    let off = fx.reopen(|c| c.domain_cache_max_age = Some(Duration::ZERO));
+    let admin = fx.reopen(|_| {});
+    assert_eq!(rule(off.resolve("x@example.org")), Err(ErrorKind::NotFound));
+    admin
+        .set_catch_all("example.org", "postmaster@remote.example")
+        .unwrap();
+    assert_eq!(rule(off.resolve("x@example.org")), Ok(Rule::CatchAll));
+}
+
+both_backends!(
+    deleted_rows_stop_resolving_within_the_bound,
+    writes_through_the_handle_and_zero_age_see_everything_at_once,
+);
