@@ -32,7 +32,10 @@ sub pass {
         my $login = _login($req);
         return _refuse('vmailsql: PASS request without %s', defined $login ? 'pass' : 'user')
             unless defined $login && defined $req->{pass};
-        return _login_result($login, sub { $vm->authenticate($login, $req->{pass}) });
+        my $text = _text_login($login);
+        return $text if ref $text;
+        # tpop3d hands over the password's bytes, as it compared them: the bytes API.
+        return _login_result($text, sub { $vm->authenticate_bytes($text, $req->{pass}) });
     });
 }
 
@@ -44,8 +47,10 @@ sub apop {
             : !defined $req->{timestamp} ? 'timestamp'
             : !defined $req->{digest} ? 'digest' : undef;
         return _refuse('vmailsql: APOP request without %s', $missing) if $missing;
-        return _login_result($login,
-            sub { $vm->authenticate_apop($login, $req->{timestamp}, $req->{digest}) });
+        my $text = _text_login($login);
+        return $text if ref $text;
+        return _login_result($text,
+            sub { $vm->authenticate_apop($text, $req->{timestamp}, $req->{digest}) });
     });
 }
 
@@ -77,6 +82,15 @@ sub _login {
     return "$req->{local_part}\@$req->{domain}"
         if defined $req->{local_part} && defined $req->{domain} && length $req->{local_part};
     return $req->{user};
+}
+
+# tpop3d passes the login as bytes; the library takes text. Bytes that are not UTF-8 are
+# refused here, with the login (made printable) in the logmsg.
+sub _text_login {
+    my $login = shift;
+    my $text = $login;
+    return $text if utf8::decode($text);
+    return _refuse('vmailsql: login %s refused: not valid UTF-8', $login);
 }
 
 sub _login_result {
