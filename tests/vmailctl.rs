@@ -1306,3 +1306,13 @@ both_backends!(
     export_import_round_trip,
     import_checks_everything_and_writes_all_or_nothing,
 );
+
+#[test]
+fn a_password_in_the_url_query_is_never_printed() {
+    // Port 1 on loopback refuses at once: the error names the server, not the password.
+    let url = "mysql://u@127.0.0.1:1/d?password=hunter2secret";
+    let out = tool(&["--database", url, "domain", "list"], "");
+    let out = out.fails(75, "127.0.0.1");
+    assert!(!out.stderr.contains("hunter2"), "{out:#?}");
+    assert!(out.stderr.contains("password=***"), "{out:#?}");
+}
