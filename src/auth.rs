@@ -132,9 +132,18 @@ impl Vmail {
 
     /// Finds the one popbox a login names, or `None` (tpop3d: exactly one row, or failure).
     fn login_row(&self, login: &str) -> Result<Option<LoginRow>> {
+        // tpop3d's parser made inner blanks a protocol error; without this check MariaDB's
+        // PAD SPACE collation would accept `alice @example.org` where SQLite refuses it.
+        if login.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Ok(None);
+        }
         let Some((local, domain)) = split_login(login, &self.config().login_separators) else {
             return Ok(None);
         };
+        // tpop3d looked up `example.org.` as it was, and found nothing.
+        if domain.ends_with('.') {
+            return Ok(None);
+        }
         let (Ok(local), Ok(domain)) = (
             address::normalize_lookup_local_part(local),
             address::normalize_domain(domain),

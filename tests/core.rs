@@ -836,7 +836,65 @@ fn import_is_all_or_nothing(b: Backend) {
     assert!(fx.vmail.export().unwrap().is_empty());
 }
 
+/// Logins tpop3d refused are refused on every backend, alike, whatever the collation pads.
+fn odd_logins_are_refused(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    raw(
+        &fx,
+        "INSERT INTO popbox VALUES ('example.org','apop','{plaintext}tanstaaf','apop')",
+    );
+    let (ts, digest) = (
+        "<1896.697170952@dbc.mtview.ca.us>",
+        "c4c9334bac560ecc979e58001b3e22fb",
+    );
+    assert!(v.authenticate_apop("apop@example.org", ts, digest).is_ok());
+    for bad in [
+        "apop@example.org.",
+        "apop @example.org",
+        "apop@example.org\t",
+    ] {
+        assert_eq!(
+            kind(v.authenticate_apop(bad, ts, digest)),
+            ErrorKind::AuthFailed,
+            "{bad:?}"
+        );
+        assert_eq!(
+            kind(v.authenticate(bad, "tanstaaf")),
+            ErrorKind::AuthFailed,
+            "{bad:?}"
+        );
+    }
+    for bad in [
+        "alice@example.org.",
+        "alice%example.org.",
+        "alice @example.org",
+        "alice@example.org ",
+        " alice@example.org",
+        "alice@ example.org",
+        "al ice@example.org",
+        "alice\t@example.org",
+        "alice@example.org\u{a0}",
+        "alice\u{1}@example.org",
+        "alice@example.org\r",
+    ] {
+        assert_eq!(
+            kind(v.authenticate(bad, "alice-pw")),
+            ErrorKind::AuthFailed,
+            "{bad:?}"
+        );
+        let digest = "0".repeat(32);
+        assert_eq!(
+            kind(v.authenticate_apop(bad, "<1.2@h>", &digest)),
+            ErrorKind::AuthFailed,
+            "{bad:?}"
+        );
+    }
+    assert!(v.authenticate("alice@example.org", "alice-pw").is_ok());
+}
+
 both_backends!(
+    odd_logins_are_refused,
     export_import_round_trip,
     import_is_all_or_nothing,
     resolution_follows_seed_order,
