@@ -893,7 +893,52 @@ fn odd_logins_are_refused(b: Backend) {
     assert!(v.authenticate("alice@example.org", "alice-pw").is_ok());
 }
 
+/// Hashes beyond the cost limits: refused on write, and at login unsafe stored data that is never
+/// computed (the 999999999-round value would take hours: the test would hang).
+fn over_cost_hashes_are_unsafe(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    let sha = "{crypt}$6$rounds=999999999$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1";
+    let bcrypt = "{BLF-CRYPT}$2b$31$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui";
+    for hash in [sha, bcrypt] {
+        let e = v.set_popbox_hash("example.org", "alice", hash).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("cost"), "{e}");
+        let record = vmailsql::Popbox {
+            domain: "example.org".into(),
+            local_part: "costly".into(),
+            password_hash: Some(hash.into()),
+            mbox_name: None,
+        };
+        assert_eq!(kind(v.add_popbox_record(&record)), ErrorKind::InvalidInput);
+    }
+    assert!(
+        v.authenticate("alice@example.org", "alice-pw").is_ok(),
+        "nothing was written"
+    );
+    raw(
+        &fx,
+        &format!("INSERT INTO popbox VALUES ('example.org','costly','{sha}','costly')"),
+    );
+    raw(
+        &fx,
+        &format!("UPDATE domain SET password_hash = '{bcrypt}' WHERE domain_name = 'example.org'"),
+    );
+    let e = v.authenticate("costly@example.org", "secret").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Internal, "{e}");
+    assert!(e.to_string().contains("costly@example.org"), "{e}");
+    assert_eq!(
+        kind(v.change_popbox_password("costly@example.org", "secret", "new-secret-1")),
+        ErrorKind::Internal
+    );
+    assert_eq!(
+        kind(v.authenticate_domain("example.org", "secret")),
+        ErrorKind::Internal
+    );
+}
+
 both_backends!(
+    over_cost_hashes_are_unsafe,
     odd_logins_are_refused,
     export_import_round_trip,
     import_is_all_or_nothing,

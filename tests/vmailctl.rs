@@ -639,6 +639,11 @@ fn popbox_bad_input_changes_nothing(b: Backend) {
         .fails(2, "not a password hash");
     site.run_with(&hashed, "{nonsense}abc")
         .fails(2, "not a password hash");
+    site.run_with(
+        &hashed,
+        "{BLF-CRYPT}$2b$31$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui",
+    )
+    .fails(2, "cost");
     site.run(&["popbox", "passwd", "ghost@example.org", "--password-stdin"])
         .fails(1, "no popbox");
     site.run(&["popbox", "delete", "ghost@example.org"])
@@ -947,6 +952,7 @@ fn check_finds_every_kind_of_problem(b: Backend) {
          INSERT INTO popbox VALUES ('example.org','evil','x','../../etc/passwd'); \
          INSERT INTO popbox VALUES ('example.org','twin','{md5}5ebe2294ecd0e0f08eab7690d2a6ee69','alice'); \
          INSERT INTO domain_alias VALUES ('gone.example','lost.example'); \
+         INSERT INTO popbox VALUES ('quiet.example','costly','{crypt}$6$rounds=999999999$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1','costly'); \
          INSERT INTO domain VALUES ('rooted.example','0',NULL,'/m/r',NULL); \
          INSERT INTO popbox VALUES ('rooted.example','r','x','r'); \
          INSERT INTO domain VALUES ('averyveryverylongdomain1.example','vmail',NULL,'/m/1',NULL); \
@@ -1004,6 +1010,10 @@ fn check_finds_every_kind_of_problem(b: Backend) {
         "{report:#}"
     );
     assert!(has(warnings, "weak-hash", "twin@example.org"), "{report:#}");
+    assert!(
+        has(problems, "costly-hash", "costly@quiet.example"),
+        "{report:#}"
+    );
     assert!(
         has(warnings, "unusable-hash", "evil@example.org"),
         "{report:#}"

@@ -175,6 +175,20 @@ impl CryptHash<'_> {
         matches!(self.kind, Kind::Des | Kind::Md5)
     }
 
+    /// The cost part of the string: rounds or cost, or the whole parameter field of yescrypt and
+    /// Argon2 (everything before the salt).
+    pub(super) fn cost_params(&self) -> String {
+        match self.kind {
+            Kind::Sha256 | Kind::Sha512 => format!("rounds={}", self.rounds.unwrap_or(5000)),
+            Kind::Bcrypt => self.rounds.unwrap_or(0).to_string(),
+            Kind::Yescrypt | Kind::Argon2i | Kind::Argon2id => {
+                let fields: Vec<&str> = self.full.split('$').collect();
+                fields[..fields.len().saturating_sub(2)].join("$")
+            }
+            Kind::Des | Kind::Md5 => String::new(),
+        }
+    }
+
     /// True when the stored cost is beyond [`super::limits`]: such a value is never computed.
     pub(super) fn too_costly(&self) -> bool {
         let rounds = self.rounds.unwrap_or(0);

@@ -20,3 +20,19 @@ pub const MAX_ARGON2_KIB_PASSES: u64 = 1 << 20;
 /// yescrypt memory times parallelism, in bytes (128 * r * N * p): 1 GiB. The library writes
 /// libxcrypt's default, 16 MiB.
 pub const MAX_YESCRYPT_WORK: u64 = 1 << 30;
+
+/// Refuses a stored value whose cost exceeds these limits, before it is written.
+///
+/// # Errors
+/// `InvalidInput` naming the limits.
+pub(crate) fn refuse_over_cost(stored: &str) -> crate::Result<()> {
+    if super::identify(stored).is_some_and(|s| s.too_costly) {
+        return Err(crate::Error::invalid(format!(
+            "password hash asks for more work than a login may spend (limits: SHA-crypt \
+             rounds={MAX_SHA_CRYPT_ROUNDS}, bcrypt cost {MAX_BCRYPT_COST}, PBKDF2 \
+             {MAX_PBKDF2_ROUNDS} rounds, Argon2 {MAX_ARGON2_KIB_PASSES} KiB x passes, yescrypt \
+             {MAX_YESCRYPT_WORK} bytes x p)"
+        )));
+    }
+    Ok(())
+}

@@ -325,6 +325,19 @@ pub fn identify(stored: &str) -> Option<StoredScheme> {
     parse(stored).map(|s| s.scheme())
 }
 
+/// What decides how long verifying `stored` takes: its scheme and cost parameters, without salt
+/// or hash (`"SHA-512-crypt rounds=5000"`, `"bcrypt 10"`). `None` when it never verifies. Used to
+/// pad every login to the cost of the slowest kind of stored value seen.
+pub fn cost_class(stored: &str) -> Option<String> {
+    let parsed = parse(stored)?;
+    let name = parsed.scheme().name;
+    Some(match &parsed {
+        Stored::Crypt(c) => format!("{name} {}", c.cost_params()),
+        Stored::Pbkdf2(p) => format!("{name} {}", p.rounds),
+        Stored::Digest(_) | Stored::Plain(_) => name.to_string(),
+    })
+}
+
 /// The cleartext of a `{plaintext}` (or {PLAIN}/{CLEAR}/{CLEARTEXT}) value, else None. Used for
 /// APOP and Dovecot credentials lookups. An empty cleartext is None: it never verifies either.
 pub fn plaintext(stored: &str) -> Option<&str> {
