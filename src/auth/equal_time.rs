@@ -52,8 +52,11 @@ fn record(class: Option<String>, took: Option<Duration>) -> Duration {
     if let (Some(class), Some(took)) = (class, took) {
         let full = costs.len() >= MAX_CLASSES;
         match costs.iter_mut().find(|(c, _)| *c == class) {
-            // 1/8 weight: one slow outlier (a busy machine) moves the target only a little.
-            Some((_, avg)) => *avg = (*avg * 7 + took) / 8,
+            // Rises by 1/4 of a slower sample, falls by 1/16 of a faster one: it tracks the
+            // upper range of the class (so the costliest class rarely overshoots the target),
+            // and one slow outlier (a busy machine) moves it only a little.
+            Some((_, avg)) if took > *avg => *avg += (took - *avg) / 4,
+            Some((_, avg)) => *avg -= (*avg - took) / 16,
             None if !full => costs.push((class, took)),
             None => {}
         }
