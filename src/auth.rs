@@ -183,6 +183,11 @@ impl Vmail {
 /// The checked mailbox of a login row.
 fn mailbox_of(row: &LoginRow) -> Result<Mailbox> {
     address::check_unix_user(row.unix_user.as_deref()).map_err(unsafe_stored)?;
+    let unix_user = address::canonical_unix_user(row.unix_user.as_deref().unwrap_or_default());
+    // tpop3d refused a login whose numeric uid had no passwd entry.
+    if address::uid_has_passwd_entry(unix_user)? == Some(false) {
+        return Err(Error::auth_failed());
+    }
     let path = address::mbox_path(row.path.as_deref(), row.popbox.mbox_name.as_deref())
         .map_err(unsafe_stored)?;
     Ok(Mailbox {
@@ -190,6 +195,6 @@ fn mailbox_of(row: &LoginRow) -> Result<Mailbox> {
         local_part: row.popbox.local_part.clone(),
         path,
         domain_path: row.path.clone().unwrap_or_default(),
-        unix_user: row.unix_user.clone().unwrap_or_default(),
+        unix_user: unix_user.to_string(),
     })
 }

@@ -134,7 +134,8 @@ fn decide(route: RouteRow, local_part: String) -> Result<Resolution> {
             local_part,
             path,
             domain_path: route.path.clone().unwrap_or_default(),
-            unix_user: route.unix_user.clone().unwrap_or_default(),
+            unix_user: address::canonical_unix_user(route.unix_user.as_deref().unwrap_or_default())
+                .to_string(),
         }));
     }
     if let Some(remote) = &route.catch_all {

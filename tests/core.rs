@@ -937,7 +937,36 @@ fn over_cost_hashes_are_unsafe(b: Backend) {
     );
 }
 
+/// A numeric unix_user is read as tpop3d read it: blanks around it are dropped, and a uid without
+/// a passwd entry cannot log in.
+fn numeric_unix_users_as_tpop3d_read_them(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    let hash = vmailsql::password::hash(vmailsql::password::Scheme::Md5, "right-pw").unwrap();
+    raw(
+        &fx,
+        &format!(
+            "INSERT INTO domain VALUES ('blank.example',' 65534',NULL,'/var/mail/blank',NULL); \
+             INSERT INTO popbox VALUES ('blank.example','ann','{hash}','ann'); \
+             INSERT INTO domain VALUES ('nouid.example','4000000000',NULL,'/var/mail/nouid',NULL); \
+             INSERT INTO popbox VALUES ('nouid.example','ned','{hash}','ned')"
+        ),
+    );
+    let m = v.authenticate("ann@blank.example", "right-pw").unwrap();
+    assert_eq!(m.unix_user, "65534");
+    assert_eq!(mailbox(v, "ann@blank.example").unix_user, "65534");
+    assert_eq!(
+        kind(v.authenticate("ned@nouid.example", "right-pw")),
+        ErrorKind::AuthFailed
+    );
+    assert_eq!(
+        kind(v.authenticate("ned@nouid.example", "wrong-pw")),
+        ErrorKind::AuthFailed
+    );
+}
+
 both_backends!(
+    numeric_unix_users_as_tpop3d_read_them,
     over_cost_hashes_are_unsafe,
     odd_logins_are_refused,
     export_import_round_trip,

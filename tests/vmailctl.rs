@@ -954,6 +954,8 @@ fn check_finds_every_kind_of_problem(b: Backend) {
          INSERT INTO domain_alias VALUES ('gone.example','lost.example'); \
          INSERT INTO popbox VALUES ('quiet.example','costly','{crypt}$6$rounds=999999999$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1','costly'); \
          INSERT INTO domain VALUES ('rooted.example','0',NULL,'/m/r',NULL); \
+         INSERT INTO domain VALUES ('blank.example',' 65534',NULL,'/m/b',NULL); \
+         INSERT INTO domain VALUES ('nouid.example','4000000000',NULL,'/m/n',NULL); \
          INSERT INTO popbox VALUES ('rooted.example','r','x','r'); \
          INSERT INTO domain VALUES ('averyveryverylongdomain1.example','vmail',NULL,'/m/1',NULL); \
          INSERT INTO domain VALUES ('averyveryverylongdomain2.example','vmail',NULL,'/m/2',NULL); \
@@ -1014,6 +1016,11 @@ fn check_finds_every_kind_of_problem(b: Backend) {
         has(problems, "costly-hash", "costly@quiet.example"),
         "{report:#}"
     );
+    assert!(
+        has(warnings, "blank-unix-user", "blank.example"),
+        "{report:#}"
+    );
+    assert!(has(problems, "unknown-uid", "nouid.example"), "{report:#}");
     assert!(
         has(warnings, "unusable-hash", "evil@example.org"),
         "{report:#}"
