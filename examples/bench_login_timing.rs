@@ -17,6 +17,11 @@ use vmailsql::{NewDomain, Popbox, Vmail};
 const RIGHT: &str = "right password";
 const TIMESTAMP: &str = "<1896.697170952@dbc.mtview.ca.us>";
 
+/// One row of the table: a family's name, its stored hash, and the unknown and known probes.
+type Series<'a> = (String, Option<String>, Probe<'a>, Probe<'a>);
+/// One timed login attempt.
+type Probe<'a> = Box<dyn Fn() + 'a>;
+
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
@@ -86,12 +91,7 @@ fn main() -> vmailsql::Result<()> {
     println!("| stored scheme | raw verify (ms) | unknown user (ms) | wrong password (ms) | wrong / unknown |");
     println!("|---|---:|---:|---:|---:|");
     let wrong_digest = "0".repeat(32);
-    let mut series: Vec<(
-        String,
-        Option<String>,
-        Box<dyn Fn() + '_>,
-        Box<dyn Fn() + '_>,
-    )> = Vec::new();
+    let mut series: Vec<Series<'_>> = Vec::new();
     for (name, hash) in &families {
         let known = format!("{name}@example.org");
         let unknown = format!("nobody-{name}@example.org");
