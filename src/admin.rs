@@ -601,14 +601,17 @@ impl Vmail {
         }
     }
 
-    /// Hashes a password with this handle's policy scheme.
+    /// Hashes a new password with this handle's policy scheme. Every password the library stores
+    /// comes through here, so `password_min_length` holds for all of them.
     ///
     /// # Errors
-    /// `InvalidInput` for a password with a NUL byte, or one the scheme cannot take.
+    /// `InvalidInput` for a password shorter than `password_min_length` characters, with a NUL
+    /// byte, or one the scheme cannot take.
     pub fn hash_password(&self, password: &str) -> Result<String> {
         if password.contains('\0') {
             return Err(Error::invalid("password contains a NUL byte"));
         }
+        crate::password::policy::check_length(password, self.config().password_min_length)?;
         password::hash(self.config().password_scheme, password)
     }
 }

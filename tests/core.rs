@@ -42,9 +42,10 @@ fn populated(backend: Backend) -> Fixture {
     v.add_domain(&d).unwrap();
     v.add_popbox("example.org", "alice", "alice-pw", None)
         .unwrap();
-    v.add_popbox("example.org", "bob", "bob-pw", Some("b/bob.mbox"))
+    v.add_popbox("example.org", "bob", "bob-password", Some("b/bob.mbox"))
         .unwrap();
-    v.add_popbox("example.org", "shadowed", "pw", None).unwrap();
+    v.add_popbox("example.org", "shadowed", "shadow-pw", None)
+        .unwrap();
     v.add_forwarder("example.org", "shadowed", "elsewhere@remote.example")
         .unwrap();
     v.add_forwarder("example.org", "team", "alice@example.org, x@remote.example")
@@ -150,7 +151,7 @@ fn case_insensitive_everywhere(b: Backend) {
     assert!(v.authenticate("Alice@EXAMPLE.org", "alice-pw").is_ok());
     // stored names are lower-cased, so a case variant is a duplicate
     assert_eq!(
-        kind(v.add_popbox("EXAMPLE.org", "ALICE", "x", Some("other"))),
+        kind(v.add_popbox("EXAMPLE.org", "ALICE", "long-enough", Some("other"))),
         ErrorKind::Conflict
     );
 }
@@ -404,14 +405,15 @@ fn new_hashes_use_policy_scheme(b: Backend) {
     let v = &fx.vmail;
     v.add_domain(&NewDomain::new("example.org", "/m", "vmail"))
         .unwrap();
-    v.add_popbox("example.org", "alice", "pw", None).unwrap();
+    v.add_popbox("example.org", "alice", "alice-pw", None)
+        .unwrap();
     let h = v
         .popbox("example.org", "alice")
         .unwrap()
         .password_hash
         .unwrap();
     assert!(h.starts_with("{SHA512-CRYPT}$6$"), "{h}");
-    assert!(v.authenticate("alice@example.org", "pw").is_ok());
+    assert!(v.authenticate("alice@example.org", "alice-pw").is_ok());
 }
 
 fn domain_administration(b: Backend) {
@@ -499,7 +501,7 @@ fn popbox_administration(b: Backend) {
         .collect();
     assert_eq!(names, ["alice", "bob", "shadowed"]);
     assert_eq!(
-        kind(v.add_popbox("missing.example", "x", "pw", None)),
+        kind(v.add_popbox("missing.example", "x", "popbox-pw", None)),
         ErrorKind::NotFound
     );
     for (lp, mbox) in [
@@ -512,26 +514,26 @@ fn popbox_administration(b: Backend) {
         ("ok", Some("")),
     ] {
         assert_eq!(
-            kind(v.add_popbox("example.org", lp, "pw", mbox)),
+            kind(v.add_popbox("example.org", lp, "popbox-pw", mbox)),
             ErrorKind::InvalidInput,
             "{lp} {mbox:?}"
         );
     }
     assert_eq!(
-        kind(v.add_popbox("example.org", "dave", "pw", Some("alice"))),
+        kind(v.add_popbox("example.org", "dave", "popbox-pw", Some("alice"))),
         ErrorKind::Conflict
     );
-    v.set_popbox_password("example.org", "alice", "new-pw")
+    v.set_popbox_password("example.org", "alice", "new-password")
         .unwrap();
-    assert!(v.authenticate("alice@example.org", "new-pw").is_ok());
+    assert!(v.authenticate("alice@example.org", "new-password").is_ok());
     assert!(v.authenticate("alice@example.org", "alice-pw").is_err());
     assert_eq!(
         kind(v.change_popbox_password("alice@example.org", "wrong", "x")),
         ErrorKind::AuthFailed
     );
-    v.change_popbox_password("alice@example.org", "new-pw", "newer")
+    v.change_popbox_password("alice@example.org", "new-password", "newer-pw")
         .unwrap();
-    assert!(v.authenticate("alice@example.org", "newer").is_ok());
+    assert!(v.authenticate("alice@example.org", "newer-pw").is_ok());
     assert_eq!(
         kind(v.change_popbox_password("ghost@example.org", "a", "b")),
         ErrorKind::AuthFailed
@@ -543,7 +545,7 @@ fn popbox_administration(b: Backend) {
     );
     assert_eq!(forward(v, "alice@example.org").1, Rule::CatchAll);
     assert_eq!(
-        kind(v.set_popbox_password("example.org", "alice", "x")),
+        kind(v.set_popbox_password("example.org", "alice", "long-enough")),
         ErrorKind::NotFound
     );
 }
@@ -554,10 +556,12 @@ fn max_popbox_is_enforced(b: Backend) {
     let mut d = NewDomain::new("small.example", "/m", "vmail");
     d.max_popbox = Some(2);
     v.add_domain(&d).unwrap();
-    v.add_popbox("small.example", "a", "pw", None).unwrap();
-    v.add_popbox("small.example", "b", "pw", None).unwrap();
+    v.add_popbox("small.example", "a", "popbox-pw", None)
+        .unwrap();
+    v.add_popbox("small.example", "b", "popbox-pw", None)
+        .unwrap();
     assert_eq!(
-        kind(v.add_popbox("small.example", "c", "pw", None)),
+        kind(v.add_popbox("small.example", "c", "popbox-pw", None)),
         ErrorKind::LimitExceeded
     );
     assert_eq!(v.popboxes(Some("small.example")).unwrap().len(), 2);
@@ -569,7 +573,8 @@ fn max_popbox_is_enforced(b: Backend) {
         },
     )
     .unwrap();
-    v.add_popbox("small.example", "c", "pw", None).unwrap();
+    v.add_popbox("small.example", "c", "popbox-pw", None)
+        .unwrap();
 }
 
 fn max_popbox_holds_under_concurrency(b: Backend) {
@@ -585,7 +590,8 @@ fn max_popbox_holds_under_concurrency(b: Backend) {
                 for j in 0..3 {
                     // retry on "temporary" (deadlock, busy) as a real client would
                     for _ in 0..20 {
-                        match v.add_popbox("race.example", &format!("u{i}x{j}"), "pw", None) {
+                        match v.add_popbox("race.example", &format!("u{i}x{j}"), "popbox-pw", None)
+                        {
                             Err(e) if e.is_temporary() => continue,
                             other => {
                                 outcomes.push(other.map_err(|e| e.kind()));
@@ -733,12 +739,12 @@ fn web_sessions(b: Backend) {
     );
     v.validate_session("example.org", &second).unwrap();
     // a password change ends it
-    v.set_domain_password("example.org", "changed").unwrap();
+    v.set_domain_password("example.org", "changed-pw").unwrap();
     assert_eq!(
         kind(v.validate_session("example.org", &second)),
         ErrorKind::AuthFailed
     );
-    assert!(v.authenticate_domain("example.org", "changed").is_ok());
+    assert!(v.authenticate_domain("example.org", "changed-pw").is_ok());
     // sign-out
     let third = v.create_session("example.org").unwrap();
     v.destroy_session("example.org").unwrap();
@@ -965,7 +971,46 @@ fn numeric_unix_users_as_tpop3d_read_them(b: Backend) {
     );
 }
 
+/// `password_min_length` (default 8) holds for every new password; stored hashes never face it.
+fn new_passwords_have_a_minimum_length(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    let short = |r: vmailsql::Result<()>| {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("at least 8 characters"), "{e}");
+    };
+    short(v.add_popbox("example.org", "dave", "seven-c", None));
+    short(v.set_popbox_password("example.org", "alice", "seven-c"));
+    short(v.change_popbox_password("alice@example.org", "alice-pw", "seven-c"));
+    short(v.set_domain_password("example.org", "seven-c"));
+    let mut d = NewDomain::new("short.example", "/var/mail/short", "vmail");
+    d.password = Some("seven-c".into());
+    short(v.add_domain(&d));
+    assert!(v.hash_password("seven-c").is_err());
+    // characters, not bytes: eight umlauts are enough
+    v.set_popbox_password("example.org", "alice", "\u{e4}".repeat(8).as_str())
+        .unwrap();
+    // a stored short password keeps working
+    raw(&fx, "INSERT INTO popbox VALUES ('example.org','old','{md5}5ebe2294ecd0e0f08eab7690d2a6ee69','old')");
+    assert!(v.authenticate("old@example.org", "secret").is_ok());
+    assert_eq!(
+        kind(v.domain("short.example")),
+        ErrorKind::NotFound,
+        "nothing written"
+    );
+    let strict = fx.reopen(|c| c.password_min_length = 12);
+    let e = strict
+        .add_popbox("example.org", "dave", "eleven-char", None)
+        .unwrap_err();
+    assert!(e.to_string().contains("at least 12"), "{e}");
+    strict
+        .add_popbox("example.org", "dave", "twelve-chars", None)
+        .unwrap();
+}
+
 both_backends!(
+    new_passwords_have_a_minimum_length,
     numeric_unix_users_as_tpop3d_read_them,
     over_cost_hashes_are_unsafe,
     odd_logins_are_refused,

@@ -27,6 +27,7 @@ mod digest;
 mod kdf;
 pub mod limits;
 mod pbkdf;
+pub(crate) mod policy;
 #[cfg(test)]
 mod tests;
 
