@@ -338,7 +338,8 @@ mod tests {
         let c = Config::parse(
             "# comment\ndatabase = sqlite:///a.db mysql://u@h/d\nconnect_timeout = 2\n\
              read_timeout=0.5\npassword_scheme = SHA512-CRYPT\nupgrade_on_login = yes\n\
-             login_separators = @\nlogin_via_alias = on\nsession_lifetime = 60\n",
+             login_separators = @\nlogin_via_alias = on\nsession_lifetime = 60\n\
+             password_min_length = 12\n",
             "test",
         )
         .unwrap();
@@ -347,6 +348,9 @@ mod tests {
         assert_eq!(c.password_scheme, Scheme::Sha512Crypt);
         assert!(c.upgrade_on_login && c.login_via_alias);
         assert_eq!(c.login_separators, "@");
+        assert_eq!(c.password_min_length, 12);
+        assert_eq!(Config::default().password_min_length, 8);
+        assert!(Config::parse("database = x\npassword_min_length = 0\n", "t").is_err());
     }
 
     #[test]

@@ -9,6 +9,9 @@ use crate::error::{Error, Result};
 /// # Errors
 /// `InvalidInput` saying how long it must be.
 pub(crate) fn check_length(password: &str, min: usize) -> Result<()> {
+    if password.is_empty() {
+        return Err(Error::invalid("empty password"));
+    }
     if password.chars().count() < min {
         return Err(Error::invalid(format!(
             "a new password must have at least {min} characters (password_min_length)"

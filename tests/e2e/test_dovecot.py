@@ -24,7 +24,7 @@ import dovecotlib as dl
 
 PASSWORDS = {
     "alice": "alice-s3cret",
-    "bob": "b0b-pw",
+    "bob": "b0b-passw0rd",
 }
 CAROL_CLEAR = "tanstaaf"  # {plaintext}: the only kind of popbox that can use APOP
 DAVE_CLEAR = "secret"  # stored as legacy {md5} hex, upgraded on login
