@@ -272,7 +272,7 @@ sub api {
         is($legacy->create_schema_legacy, 1, 'create_schema_legacy');
         $legacy->add_domain(name => 'legacy.example', path => '/var/mail/legacy', unix_user => 'vmail');
         $legacy->add_popbox('legacy.example', 'u', 'popbox-pw', undef);
-        is($legacy->authenticate('u@legacy.example', 'pw')->{path}, '/var/mail/legacy/u',
+        is($legacy->authenticate('u@legacy.example', 'popbox-pw')->{path}, '/var/mail/legacy/u',
             'the legacy schema works');
     }
 }

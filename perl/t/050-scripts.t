@@ -129,7 +129,7 @@ sub scripts_on {
     $refused->('vmail-addpopbox', ['--password-stdin', 'carol@example.org'], stdin => "carol-pw\n",
         exit => 3, err => 'domain example.org already has its maximum of 2 popboxes');
     $refused->('vmail-addpopbox', ['--password-stdin', 'dave@other.example'], stdin => "seven-c\n",
-        exit => 2, err => 'a new password must have at least 8 characters');
+        exit => 2, err => 'a new password must have at least 8 characters \(password_min_length\)');
     $refused->('vmail-addpopbox', ['--password-stdin', 'no-at-sign'], stdin => "long-enough\n",
         exit => 2, err => 'no-at-sign is not an address of the form local@domain');
     $refused->('vmail-addpopbox', ['--password-stdin', 'a%b@other.example'], stdin => "long-enough\n",
@@ -148,10 +148,10 @@ sub scripts_on {
     # ---- passwords ----
     $run->('vmail-passwd', ['--password-stdin', 'alice@example.org'], stdin => "alice-pw-2\n");
     ok($vm->authenticate('alice@example.org', 'alice-pw-2'), 'vmail-passwd set the password');
-    $refused->('vmail-passwd', ['--old', '--password-stdin', 'alice@example.org'], stdin => "wrong\nalice-3\n",
+    $refused->('vmail-passwd', ['--old', '--password-stdin', 'alice@example.org'], stdin => "wrong\nalice-pw-3\n",
         exit => 4, err => 'authentication failed');
     ok($vm->authenticate('alice@example.org', 'alice-pw-2'), '... and alice-pw-2 still works');
-    $run->('vmail-passwd', ['--old', '--password-stdin', 'alice@example.org'], stdin => "alice-pw-2\nalice-3\n");
+    $run->('vmail-passwd', ['--old', '--password-stdin', 'alice@example.org'], stdin => "alice-pw-2\nalice-pw-3\n");
     ok($vm->authenticate('alice@example.org', 'alice-pw-3'), 'vmail-passwd --old with the right password');
     $refused->('vmail-passwd', ['--password-stdin', 'carol@example.org'], stdin => "long-enough\n",
         exit => 1, err => 'no popbox carol@example.org');

@@ -72,10 +72,10 @@ ok($vm->authenticate_domain('new.example', 'Dom-pw-123'), 'and sets it');
 is($exit, 0, 'vmail-addpopbox at a terminal') or diag($shown);
 ok($vm->authenticate('bob@example.org', 'Bob-pw-123'), 'the popbox has the typed password');
 
-($exit, $shown) = at_terminal([ ['New password for domain example.org: ', 'Dom-2'], ['Retype', 'Dom-2'] ],
+($exit, $shown) = at_terminal([ ['New password for domain example.org: ', 'Dom-pw-234'], ['Retype', 'Dom-pw-234'] ],
     'vmail-domainpasswd', 'example.org');
 is($exit, 0, 'vmail-domainpasswd at a terminal') or diag($shown);
-ok($vm->authenticate_domain('example.org', 'Dom-2'), 'the domain has the typed password');
+ok($vm->authenticate_domain('example.org', 'Dom-pw-234'), 'the domain has the typed password');
 
 # After the script the terminal echoes again: the script restored its settings. The same
 # terminal runs the script and then `stty -a`, which lists "-echo" when echo is off.
