@@ -213,6 +213,24 @@ static void test_open_config(void) {
     CHECK_CODE(vmailsql_open(path, &h), VMAILSQL_INVALID_INPUT);
     CHECK(strstr(vmailsql_last_error(), "hunter2") == NULL);
     CHECK(h == SENTINEL);
+    /* The same for a password given as ?password=, and a file others can write is refused. */
+    write_file(path, "database = mysql://vmail@localhost/vmail?password=hunter2\n", 0644);
+    CHECK_CODE(vmailsql_open(path, &h), VMAILSQL_INVALID_INPUT);
+    CHECK(strstr(vmailsql_last_error(), "hunter2") == NULL);
+    CHECK(strstr(vmailsql_last_error(), "0644") != NULL);
+    snprintf(path, sizeof path, "%s/writable.conf", tmpdir);
+    write_file(path, "database = sqlite::memory:\n", 0666);
+    CHECK_CODE(vmailsql_open(path, &h), VMAILSQL_INVALID_INPUT);
+    CHECK(strstr(vmailsql_last_error(), "0666") != NULL);
+    CHECK(h == SENTINEL);
+    /* A server that refuses at once: the message names it, never the query's password. */
+    h = NULL;
+    CHECK_CODE(vmailsql_open_url("mysql://u@127.0.0.1:1/d?password=hunter2", &h), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_create_schema(h), VMAILSQL_TEMPORARY);
+    CHECK(strstr(vmailsql_last_error(), "hunter2") == NULL);
+    CHECK(strstr(vmailsql_last_error(), "127.0.0.1") != NULL);
+    vmailsql_free(h);
+    h = (vmailsql *)SENTINEL;
 
     CHECK_CODE(vmailsql_open(BAD_UTF8, &h), VMAILSQL_INVALID_INPUT);
     CHECK_CODE(vmailsql_open(NULL, NULL), VMAILSQL_NULL_ARGUMENT);
