@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     vmail.add_domain(&domain)?;
     vmail.add_alias("example.net", "example.org")?;
     vmail.add_popbox("example.org", "alice", "alice-pw", None)?;
-    vmail.add_popbox("example.org", "bob", "bob-pw", Some("staff/bob"))?;
+    vmail.add_popbox("example.org", "bob", "bob-password", Some("staff/bob"))?;
     vmail.add_forwarder("example.org", "sales", "alice@example.org, bob@example.org")?;
     vmail.add_forwarder("example.org", "carol", "carol@elsewhere.example")?;
     vmail.set_catch_all("example.org", "alice@example.org")?;

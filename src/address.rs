@@ -243,6 +243,7 @@ pub fn check_unix_user(unix_user: Option<&str>) -> Result<()> {
     if user == "root" {
         return Err(Error::invalid("unix_user must not be root"));
     }
+    let user = canonical_unix_user(user);
     if user.bytes().all(|b| b.is_ascii_digit()) {
         return match user.parse::<u32>() {
             Ok(0) => Err(Error::invalid("unix_user must not be uid 0")),
@@ -263,6 +264,42 @@ pub fn check_unix_user(unix_user: Option<&str>) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// `unix_user` as the daemons should see it: a numeric uid with blanks around it (tpop3d read
+/// `' 65534'` as uid 65534) without them; anything else unchanged.
+pub fn canonical_unix_user(unix_user: &str) -> &str {
+    let trimmed = unix_user.trim_matches([' ', '\t']);
+    let numeric = !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit());
+    if numeric {
+        trimmed
+    } else {
+        unix_user
+    }
+}
+
+/// For a numeric `unix_user`, whether the system's user database (NSS) has that uid; `None` for
+/// a user name (Exim and the POP3 daemon look names up themselves). tpop3d refused logins whose
+/// uid had no passwd entry.
+///
+/// # Errors
+/// `Temporary` when the user database cannot be asked (an NSS service that is down).
+pub fn uid_has_passwd_entry(unix_user: &str) -> Result<Option<bool>> {
+    let user = canonical_unix_user(unix_user);
+    let Some(uid) = user
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| user.parse::<u32>().ok())
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(found) => Ok(Some(found.is_some())),
+        Err(e) => Err(Error::temporary(format!(
+            "cannot look up uid {uid} in the user database: {e}"
+        ))),
+    }
 }
 
 /// A value made safe to quote in an error message (control characters escaped, length capped).
@@ -349,6 +386,21 @@ mod tests {
     fn unix_users_never_root() {
         assert!(check_unix_user(Some("vmail")).is_ok());
         assert!(check_unix_user(Some("5000")).is_ok());
+        // tpop3d read a numeric uid with blanks around it as that uid
+        for blank in [" 65534", "65534 ", "\t65534 "] {
+            assert!(check_unix_user(Some(blank)).is_ok(), "{blank:?}");
+            assert_eq!(canonical_unix_user(blank), "65534");
+        }
+        assert_eq!(canonical_unix_user(" vmail"), " vmail");
+        assert!(check_unix_user(Some(" 0")).is_err());
+        assert!(check_unix_user(Some("6 5534")).is_err());
+        assert_eq!(
+            uid_has_passwd_entry(" 65534").unwrap(),
+            Some(true),
+            "nobody"
+        );
+        assert_eq!(uid_has_passwd_entry("4000000000").unwrap(), Some(false));
+        assert_eq!(uid_has_passwd_entry("vmail").unwrap(), None);
         for bad in [
             None,
             Some(""),

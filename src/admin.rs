@@ -244,6 +244,9 @@ impl Vmail {
     }
 
     pub(crate) fn checked_popbox(&self, popbox: &Popbox) -> Result<Popbox> {
+        if let Some(hash) = &popbox.password_hash {
+            password::limits::refuse_over_cost(hash)?;
+        }
         let domain = normalize_domain(&popbox.domain)?;
         let local_part = normalize_local_part(&popbox.local_part)?;
         if local_part == CATCH_ALL {
@@ -332,6 +335,7 @@ impl Vmail {
                 "not a password hash any supported scheme can verify",
             ));
         }
+        password::limits::refuse_over_cost(hash)?;
         if self.write(|db| sql::set_popbox_hash(db, &domain, &local, hash))? {
             Ok(())
         } else {
@@ -351,10 +355,20 @@ impl Vmail {
             .as_ref()
             .and_then(|p| p.password_hash.clone())
             .unwrap_or_default();
-        if popbox.is_none() || !password::verify(&stored, old) {
-            return Err(Error::auth_failed());
-        }
-        let popbox = popbox.expect("checked above");
+        let secret = crate::auth::equal_time::Secret::Password(old.as_bytes());
+        let stored_hash = popbox.as_ref().and_then(|p| p.password_hash.as_deref());
+        let verdict =
+            crate::auth::equal_time::check(self.config().password_scheme, stored_hash, secret);
+        let popbox = match (verdict, popbox) {
+            (crate::auth::equal_time::Verdict::Match, Some(p)) => p,
+            (crate::auth::equal_time::Verdict::TooCostly, Some(p)) => {
+                return Err(crate::auth::too_costly(&format!(
+                    "{}@{}",
+                    p.local_part, p.domain
+                )))
+            }
+            _ => return Err(Error::auth_failed()),
+        };
         let hash = self.hash_password(new)?;
         if self.write(|db| sql::swap_popbox_hash(db, &popbox, &stored, &hash))? {
             Ok(())
@@ -537,14 +551,17 @@ impl Vmail {
         }
     }
 
-    /// Hashes a password with this handle's policy scheme.
+    /// Hashes a new password with this handle's policy scheme. Every password the library stores
+    /// comes through here, so `password_min_length` holds for all of them.
     ///
     /// # Errors
-    /// `InvalidInput` for a password with a NUL byte, or one the scheme cannot take.
+    /// `InvalidInput` for a password shorter than `password_min_length` characters, with a NUL
+    /// byte, or one the scheme cannot take.
     pub fn hash_password(&self, password: &str) -> Result<String> {
         if password.contains('\0') {
             return Err(Error::invalid("password contains a NUL byte"));
         }
+        crate::password::policy::check_length(password, self.config().password_min_length)?;
         password::hash(self.config().password_scheme, password)
     }
 }

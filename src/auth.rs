@@ -1,32 +1,25 @@
 //! Authentication by tpop3d's `auth-mysql` rules (legacy contract §3), plus the control panel's
 //! domain login.
 //!
-//! Unknown users cost the same as wrong passwords: a dummy hash in the policy scheme is verified
-//! instead, and every failure is the same `AuthFailed` error.
+//! Unknown users cost the same as wrong passwords, whatever the stored scheme: every check goes
+//! through [`equal_time::check`], and every failure is the same `AuthFailed` error.
 
-use std::sync::OnceLock;
+pub(crate) mod equal_time;
 
 use crate::address::{self, split_login};
 use crate::error::{Error, Result};
-use crate::mailbox::{Mailbox, StoredMailbox};
-use crate::password::{self, Scheme};
+use crate::mailbox::{unsafe_stored, Mailbox, StoredMailbox};
+use crate::password;
 use crate::store::sql::{self, LoginRow};
 use crate::vmail::Vmail;
+use equal_time::{Secret, Verdict};
 
-/// One dummy hash per scheme, made on first need.
-fn dummy_hash(scheme: Scheme) -> &'static str {
-    static CRYPT: OnceLock<String> = OnceLock::new();
-    static OTHER: OnceLock<(Scheme, String)> = OnceLock::new();
-    let make = |s| password::hash(s, "vmailsql dummy password").unwrap_or_default();
-    if scheme == Scheme::Crypt {
-        return CRYPT.get_or_init(|| make(scheme));
-    }
-    let (made_for, hash) = OTHER.get_or_init(|| (scheme, make(scheme)));
-    if *made_for == scheme {
-        hash
-    } else {
-        CRYPT.get_or_init(|| make(Scheme::Crypt))
-    }
+/// A stored hash too costly to compute is the site's problem, reported like other unsafe rows.
+pub(crate) fn too_costly(account: &str) -> Error {
+    unsafe_stored(
+        account,
+        Error::invalid("its password hash exceeds the cost limits (see `vmailctl check`)"),
+    )
 }
 
 impl Vmail {
@@ -50,17 +43,13 @@ impl Vmail {
     /// # Errors
     /// As [`Vmail::authenticate`].
     pub fn authenticate_bytes(&self, login: &str, password: &[u8]) -> Result<Mailbox> {
-        let Some(row) = self.login_row(login)? else {
-            self.waste_time(password);
-            return Err(Error::auth_failed());
-        };
-        let stored = row.popbox.password_hash.clone().unwrap_or_default();
-        if !password::verify_bytes(&stored, password) {
-            return Err(Error::auth_failed());
-        }
-        let mailbox = mailbox_of(&row)?;
+        let row = self.login_row(login)?;
+        let stored = row.as_ref().and_then(|r| r.popbox.password_hash.as_deref());
+        let row = self.checked_login(row.as_ref(), stored, Secret::Password(password))?;
+        let stored = stored.unwrap_or_default();
+        let mailbox = mailbox_of(row)?;
         if let Ok(password) = std::str::from_utf8(password) {
-            self.maybe_upgrade(&row, &stored, password);
+            self.maybe_upgrade(row, stored, password);
         }
         Ok(mailbox)
     }
@@ -71,12 +60,30 @@ impl Vmail {
     /// # Errors
     /// As [`Vmail::authenticate`].
     pub fn authenticate_apop(&self, login: &str, timestamp: &str, digest: &str) -> Result<Mailbox> {
-        let row = self.login_row(login)?.ok_or_else(Error::auth_failed)?;
-        let stored = row.popbox.password_hash.as_deref().unwrap_or("");
-        if !password::verify_apop(stored, timestamp, digest) {
-            return Err(Error::auth_failed());
+        let row = self.login_row(login)?;
+        let stored = row.as_ref().and_then(|r| r.popbox.password_hash.as_deref());
+        let secret = Secret::Apop { timestamp, digest };
+        mailbox_of(self.checked_login(row.as_ref(), stored, secret)?)
+    }
+
+    /// The row whose stored hash `secret` matches, through the one equal-time check.
+    fn checked_login<'r>(
+        &self,
+        row: Option<&'r LoginRow>,
+        stored: Option<&str>,
+        secret: Secret<'_>,
+    ) -> Result<&'r LoginRow> {
+        match (
+            equal_time::check(self.config().password_scheme, stored, secret),
+            row,
+        ) {
+            (Verdict::Match, Some(row)) => Ok(row),
+            (Verdict::TooCostly, Some(row)) => Err(too_costly(&format!(
+                "{}@{}",
+                row.popbox.local_part, row.popbox.domain
+            ))),
+            _ => Err(Error::auth_failed()),
         }
-        mailbox_of(&row)
     }
 
     /// The mailbox and cleartext of a `{plaintext}` popbox, for a POP3 server that computes APOP
@@ -114,14 +121,15 @@ impl Vmail {
             Ok(name) => self.read(|db| sql::domain(db, &name, false))?,
             Err(_) => None,
         };
-        let Some(domain) = found else {
-            self.waste_time(password.as_bytes());
-            return Err(Error::auth_failed());
+        let stored = found.as_ref().and_then(|d| d.password_hash.clone());
+        let secret = Secret::Password(password.as_bytes());
+        let verdict = equal_time::check(self.config().password_scheme, stored.as_deref(), secret);
+        let domain = match (verdict, found) {
+            (Verdict::Match, Some(domain)) => domain,
+            (Verdict::TooCostly, Some(d)) => return Err(too_costly(&format!("domain {}", d.name))),
+            _ => return Err(Error::auth_failed()),
         };
-        let stored = domain.password_hash.unwrap_or_default();
-        if !password::verify(&stored, password) {
-            return Err(Error::auth_failed());
-        }
+        let stored = stored.unwrap_or_default();
         if self.should_upgrade(&stored) {
             if let Ok(new) = password::hash(self.config().password_scheme, password) {
                 let _ = self.write(|db| sql::swap_domain_hash(db, &domain.name, &stored, &new));
@@ -132,9 +140,18 @@ impl Vmail {
 
     /// Finds the one popbox a login names, or `None` (tpop3d: exactly one row, or failure).
     fn login_row(&self, login: &str) -> Result<Option<LoginRow>> {
+        // tpop3d's parser made inner blanks a protocol error; without this check MariaDB's
+        // PAD SPACE collation would accept `alice @example.org` where SQLite refuses it.
+        if login.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Ok(None);
+        }
         let Some((local, domain)) = split_login(login, &self.config().login_separators) else {
             return Ok(None);
         };
+        // tpop3d looked up `example.org.` as it was, and found nothing.
+        if domain.ends_with('.') {
+            return Ok(None);
+        }
         let (Ok(local), Ok(domain)) = (
             address::normalize_lookup_local_part(local),
             address::normalize_domain(domain),
@@ -144,11 +161,6 @@ impl Vmail {
         let via_alias = self.config().login_via_alias;
         let mut rows = self.read(|db| sql::login(db, &domain, &local, via_alias))?;
         Ok((rows.len() == 1).then(|| rows.remove(0)))
-    }
-
-    /// Spends what a real verification would, so unknown users cannot be told apart by time.
-    fn waste_time(&self, password: &[u8]) {
-        let _ = password::verify_bytes(dummy_hash(self.config().password_scheme), password);
     }
 
     fn should_upgrade(&self, stored: &str) -> bool {
@@ -171,11 +183,16 @@ impl Vmail {
 
 /// The checked mailbox of a login row.
 fn mailbox_of(row: &LoginRow) -> Result<Mailbox> {
-    Mailbox::from_stored(&StoredMailbox {
+    let mailbox = Mailbox::from_stored(&StoredMailbox {
         domain: &row.popbox.domain,
         local_part: &row.popbox.local_part,
         domain_path: row.path.as_deref(),
         unix_user: row.unix_user.as_deref(),
         mbox_name: row.popbox.mbox_name.as_deref(),
-    })
+    })?;
+    // tpop3d refused a login whose numeric uid had no passwd entry.
+    if address::uid_has_passwd_entry(&mailbox.unix_user)? == Some(false) {
+        return Err(Error::auth_failed());
+    }
+    Ok(mailbox)
 }

@@ -1,14 +1,20 @@
 //! The one configuration file every entry point reads (Rust, C, Exim, Perl, `vmailctl`).
 //!
-//! Format: `key = value` lines, `#` comments. Default path `/etc/vmailsql.conf`, overridden by
-//! the `VMAILSQL_CONFIG` environment variable and by an explicit path. A file that holds a
-//! database password must not be readable by "other": Exim needs group read (`root:Debian-exim
-//! 0640`), nobody else does.
+//! Format: `key = value` lines. A `#` at the start of a line, or after a blank, starts a comment
+//! that runs to the end of the line; a `#` with no blank before it is part of the value (in a
+//! URL, write it as `%23`). Default path `/etc/vmailsql.conf`, overridden by the
+//! `VMAILSQL_CONFIG` environment variable and by an explicit path.
+//!
+//! The file decides which database every daemon trusts, so it and its directory must not be
+//! writable by anyone but root and the owner. A file that holds a database password must not be
+//! readable by "other": Exim needs group read (`root:Debian-exim 0640`), nobody else does. Both
+//! are checked before the text is parsed, and no message ever quotes a `database` value with its
+//! password.
 //!
 //! ```text
 //! # /etc/vmailsql.conf
 //! database = mysql://vmail:secret@localhost/virtualemail?socket=/run/mysqld/mysqld.sock
-//! connect_timeout = 5
+//! connect_timeout = 5        # seconds
 //! read_timeout = 10
 //! password_scheme = crypt
 //! upgrade_on_login = yes
@@ -26,6 +32,9 @@ pub const DEFAULT_PATH: &str = "/etc/vmailsql.conf";
 /// The environment variable that overrides [`DEFAULT_PATH`].
 pub const ENV_VAR: &str = "VMAILSQL_CONFIG";
 
+/// The default of `password_min_length`, what the control panel always asked for.
+pub const DEFAULT_PASSWORD_MIN_LENGTH: usize = 8;
+
 /// Settings shared by every entry point.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -38,6 +47,9 @@ pub struct Config {
     pub read_timeout: Duration,
     /// Scheme for new password hashes.
     pub password_scheme: Scheme,
+    /// The shortest new password the library accepts, in characters (stored hashes are never
+    /// judged by it).
+    pub password_min_length: usize,
     /// Rewrite weak stored hashes with `password_scheme` after a successful login.
     pub upgrade_on_login: bool,
     /// Also upgrade `{plaintext}` popboxes (they then lose APOP).
@@ -64,6 +76,7 @@ impl Default for Config {
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
             password_scheme: Scheme::default(),
+            password_min_length: DEFAULT_PASSWORD_MIN_LENGTH,
             upgrade_on_login: false,
             upgrade_plaintext: false,
             login_separators: "@%!:".to_string(),
@@ -112,20 +125,26 @@ impl Config {
             };
             Error::new(kind, format!("cannot read config file {shown}: {e}"))
         })?;
-        let mut config = Config::parse(&text, &shown.to_string())?;
-        if config.holds_secret() {
-            let mode = std::fs::metadata(path)
-                .map_err(|e| Error::invalid(format!("cannot stat config file {shown}: {e}")))?
-                .permissions()
-                .mode();
-            if mode & 0o007 != 0 {
-                return Err(Error::invalid(format!(
-                    "config file {shown} holds a database password but has mode {:04o}; \
-                     make it unreadable by others (chmod o-rwx {shown})",
-                    mode & 0o7777
-                )));
-            }
+        // Modes first: a syntax error must not be the way a leaky file gets past the check.
+        let mode = mode_of(path, "config file")?;
+        check_not_writable(path, "config file", mode)?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let dir_mode = mode_of(dir, "directory")?;
+        // A sticky directory (like /tmp) keeps others from replacing a file they do not own.
+        if dir_mode & 0o1000 == 0 {
+            check_not_writable(dir, "the directory of the config file,", dir_mode)?;
         }
+        if mode & 0o007 != 0 && text_holds_secret(&text) {
+            return Err(Error::invalid(format!(
+                "config file {shown} holds a database password but has mode {:04o}; \
+                 make it unreadable by others (chmod o-rwx {shown})",
+                mode & 0o7777
+            )));
+        }
+        let mut config = Config::parse(&text, &shown.to_string())?;
         config.source = Some(path.to_path_buf());
         Ok(config)
     }
@@ -137,16 +156,23 @@ impl Config {
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
         let mut config = Config::default();
         for (number, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
+            let line = strip_comment(line).trim();
+            if line.is_empty() {
                 continue;
             }
             let fail = |why: String| Error::invalid(format!("{origin} line {}: {why}", number + 1));
             let (key, value) = line
                 .split_once('=')
                 .ok_or_else(|| fail("expected key = value".into()))?;
+            let key = key.trim();
+            // Never quote a malformed key: it may be a `database` line missing its `=`.
+            if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(fail(
+                    "expected key = value (a setting name is letters, digits and _)".into(),
+                ));
+            }
             config
-                .set(key.trim(), value.trim())
+                .set(key, value.trim())
                 .map_err(|e| fail(e.to_string()))?;
         }
         if config.databases.is_empty() {
@@ -161,6 +187,7 @@ impl Config {
             "connect_timeout" => self.connect_timeout = seconds(value)?,
             "read_timeout" => self.read_timeout = seconds(value)?,
             "password_scheme" => self.password_scheme = Scheme::parse(value)?,
+            "password_min_length" => self.password_min_length = min_length(value)?,
             "upgrade_on_login" => self.upgrade_on_login = boolean(value)?,
             "upgrade_plaintext" => self.upgrade_plaintext = boolean(value)?,
             "login_via_alias" => self.login_via_alias = boolean(value)?,
@@ -171,18 +198,65 @@ impl Config {
         }
         Ok(())
     }
+}
 
-    /// True when a database URL carries a password.
-    fn holds_secret(&self) -> bool {
-        self.databases.iter().any(|url| redact_url(url) != *url)
+/// The line without its comment: `#` at the start or after a blank begins one.
+fn strip_comment(line: &str) -> &str {
+    let mut previous_blank = true;
+    for (i, c) in line.char_indices() {
+        if c == '#' && previous_blank {
+            return &line[..i];
+        }
+        previous_blank = c.is_whitespace();
     }
+    line
+}
+
+/// True when any word of the text, comments included, is a URL carrying a password: decided
+/// before parsing, so that a file with a syntax error is judged too.
+fn text_holds_secret(text: &str) -> bool {
+    text.split(|c: char| c.is_whitespace() || c == '=')
+        .chain(text.split_whitespace())
+        .any(|word| redact_url(word) != word)
+}
+
+fn mode_of(path: &Path, what: &str) -> Result<u32> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Error::invalid(format!("cannot stat {what} {}: {e}", path.display())))?;
+    Ok(meta.permissions().mode())
+}
+
+/// Refuses group- or world-writable files and directories: whoever can write the configuration
+/// can point every daemon at a database of their choosing.
+fn check_not_writable(path: &Path, what: &str, mode: u32) -> Result<()> {
+    if mode & 0o022 == 0 {
+        return Ok(());
+    }
+    let shown = path.display();
+    Err(Error::invalid(format!(
+        "{what} {shown} has mode {:04o}: others could change which database every daemon \
+         trusts; make it writable by its owner only (chmod go-w {shown})",
+        mode & 0o7777
+    )))
 }
 
 fn seconds(value: &str) -> Result<Duration> {
     match value.parse::<f64>() {
         Ok(s) if s > 0.0 && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
         _ => Err(Error::invalid(format!(
-            "{value:?} is not a number of seconds between 0 and 3600"
+            "{:?} is not a number of seconds between 0 and 3600",
+            redact_url(value)
+        ))),
+    }
+}
+
+fn min_length(value: &str) -> Result<usize> {
+    match value.parse::<usize>() {
+        Ok(n) if (1..=crate::password::MAX_PASSWORD_LEN).contains(&n) => Ok(n),
+        _ => Err(Error::invalid(format!(
+            "{:?} is not a length between 1 and {}",
+            redact_url(value),
+            crate::password::MAX_PASSWORD_LEN
         ))),
     }
 }
@@ -199,22 +273,75 @@ fn boolean(value: &str) -> Result<bool> {
     match value.to_ascii_lowercase().as_str() {
         "yes" | "true" | "on" | "1" => Ok(true),
         "no" | "false" | "off" | "0" => Ok(false),
-        _ => Err(Error::invalid(format!("{value:?} is not yes or no"))),
+        _ => Err(Error::invalid(format!(
+            "{:?} is not yes or no",
+            redact_url(value)
+        ))),
     }
 }
 
-/// The URL with any password replaced by `***`, safe for messages and logs.
+/// The URL with every password the MySQL driver would take replaced by `***`, safe for
+/// messages and logs: the one in the user-info part (`user:password@`) and the `password=` and
+/// `pkcs12_pass=` query parameters (names percent-decoded, as the driver decodes them).
 pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
-    let Some((userinfo, host)) = rest.rsplit_once('@') else {
-        return url.to_string();
+    let (before_query, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
     };
-    match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
+    let mut out = format!("{scheme}://");
+    match before_query.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => out.push_str(&format!("{user}:***@{host}")),
+            None => out.push_str(before_query),
+        },
+        None => out.push_str(before_query),
     }
+    if let Some(query) = query {
+        out.push('?');
+        let pairs: Vec<String> = query.split('&').map(redact_pair).collect();
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
+/// One `key=value` of a URL query, its value hidden when the key names a password.
+fn redact_pair(pair: &str) -> String {
+    let (key, _) = pair.split_once('=').unwrap_or((pair, ""));
+    let name = percent_decode(key).to_ascii_lowercase();
+    if name == "password" || name == "pkcs12_pass" {
+        format!("{key}=***")
+    } else {
+        pair.to_string()
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -226,7 +353,8 @@ mod tests {
         let c = Config::parse(
             "# comment\ndatabase = sqlite:///a.db mysql://u@h/d\nconnect_timeout = 2\n\
              read_timeout=0.5\npassword_scheme = SHA512-CRYPT\nupgrade_on_login = yes\n\
-             login_separators = @\nlogin_via_alias = on\nsession_lifetime = 60\n",
+             login_separators = @\nlogin_via_alias = on\nsession_lifetime = 60\n\
+             password_min_length = 12\n",
             "test",
         )
         .unwrap();
@@ -235,6 +363,9 @@ mod tests {
         assert_eq!(c.password_scheme, Scheme::Sha512Crypt);
         assert!(c.upgrade_on_login && c.login_via_alias);
         assert_eq!(c.login_separators, "@");
+        assert_eq!(c.password_min_length, 12);
+        assert_eq!(Config::default().password_min_length, 8);
+        assert!(Config::parse("database = x\npassword_min_length = 0\n", "t").is_err());
     }
 
     #[test]
@@ -263,5 +394,101 @@ mod tests {
         assert!(!e.to_string().contains("hunter2"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         assert!(Config::from_file(&path).is_ok());
+    }
+
+    #[test]
+    fn trailing_comments_are_dropped() {
+        let c = Config::parse(
+            "database = sqlite:///a.db   # note\nconnect_timeout = 5        # seconds\n\
+             login_separators = @#%\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.databases, ["sqlite:///a.db"]);
+        assert_eq!(c.connect_timeout, Duration::from_secs(5));
+        assert_eq!(
+            c.login_separators, "@#%",
+            "a # after no blank is part of the value"
+        );
+    }
+
+    #[test]
+    fn every_driver_password_is_redacted() {
+        for (url, shown) in [
+            (
+                "mysql://u@h:1/d?password=hunter2secret",
+                "mysql://u@h:1/d?password=***",
+            ),
+            (
+                "mysql://u@h/d?socket=/s&pass%77ord=hunter2secret",
+                "mysql://u@h/d?socket=/s&pass%77ord=***",
+            ),
+            (
+                "mysql://u:hunter2secret@h/d?pkcs12_pass=hunter2secret",
+                "mysql://u:***@h/d?pkcs12_pass=***",
+            ),
+            (
+                "mysql://u:hunter2secret@h/d?socket=/run/a@b",
+                "mysql://u:***@h/d?socket=/run/a@b",
+            ),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("q.conf");
+        std::fs::write(&path, "database = mysql://u@h/d?password=hunter2secret\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Config::from_file(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("holds a database password") && !e.contains("hunter2"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_never_quote_database_values() {
+        let text = "database mysql://vmail:Secret@host/db?socket=/run/mysqld/mysqld.sock\n";
+        let e = Config::parse(text, "t").unwrap_err().to_string();
+        assert!(e.contains("t line 1") && !e.contains("Secret"), "{e}");
+        let e = Config::parse(
+            "database = sqlite:///a\nread_timeout = mysql://u:Secret@h/d\n",
+            "t",
+        );
+        assert!(!e.unwrap_err().to_string().contains("Secret"));
+        // The mode check comes first: a readable file is refused for its mode, not its syntax.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.conf");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = Config::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("mode 0644") && !e.contains("Secret"), "{e}");
+    }
+
+    #[test]
+    fn refuses_files_and_directories_others_can_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.conf");
+        std::fs::write(&path, "database = sqlite:///var/lib/vmailsql/vmail.db\n").unwrap();
+        for mode in [0o666, 0o620, 0o602] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let e = Config::from_file(&path).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput);
+            let text = e.to_string();
+            assert!(
+                text.contains(&format!("{mode:04o}")) && text.contains("w.conf"),
+                "{text}"
+            );
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(Config::from_file(&path).is_ok());
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let e = Config::from_file(&path).unwrap_err().to_string();
+        assert!(e.contains("directory") && e.contains("0777"), "{e}");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(
+            Config::from_file(&path).is_ok(),
+            "a sticky directory is safe"
+        );
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     }
 }

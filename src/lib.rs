@@ -14,14 +14,14 @@
 //! let vmail = Vmail::open_url("sqlite::memory:")?;
 //! vmail.create_schema()?;
 //! vmail.add_domain(&NewDomain::new("example.org", "/var/spool/mail/example.org", "vmail"))?;
-//! vmail.add_popbox("example.org", "alice", "s3cret", None)?;
+//! vmail.add_popbox("example.org", "alice", "alice-s3cret", None)?;
 //! vmail.add_forwarder("example.org", "info", "alice@example.org, bob@elsewhere.example")?;
 //!
 //! match vmail.resolve("Alice@Example.ORG")? {
 //!     Resolution::Mailbox(m) => assert_eq!(m.path, "/var/spool/mail/example.org/alice"),
 //!     other => panic!("unexpected {other:?}"),
 //! }
-//! let mailbox = vmail.authenticate("alice@example.org", "s3cret")?;
+//! let mailbox = vmail.authenticate("alice@example.org", "alice-s3cret")?;
 //! assert_eq!(mailbox.unix_user, "vmail");
 //! # Ok(()) }
 //! ```

@@ -47,7 +47,8 @@ impl Mailbox {
             local_part: row.local_part.to_string(),
             path,
             domain_path: row.domain_path.unwrap_or_default().to_string(),
-            unix_user: row.unix_user.unwrap_or_default().to_string(),
+            // tpop3d read a numeric unix_user with blanks around it as the number.
+            unix_user: address::canonical_unix_user(row.unix_user.unwrap_or_default()).to_string(),
         })
     }
 }

@@ -316,7 +316,8 @@ fn check_hash(hash: Option<&str>) -> Result<()> {
         Some(h) if h.chars().any(char::is_control) => {
             Err(Error::invalid("password hash contains control characters"))
         }
-        _ => Ok(()),
+        Some(h) => crate::password::limits::refuse_over_cost(h),
+        None => Ok(()),
     }
 }
 

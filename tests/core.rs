@@ -42,9 +42,10 @@ fn populated(backend: Backend) -> Fixture {
     v.add_domain(&d).unwrap();
     v.add_popbox("example.org", "alice", "alice-pw", None)
         .unwrap();
-    v.add_popbox("example.org", "bob", "bob-pw", Some("b/bob.mbox"))
+    v.add_popbox("example.org", "bob", "bob-password", Some("b/bob.mbox"))
         .unwrap();
-    v.add_popbox("example.org", "shadowed", "pw", None).unwrap();
+    v.add_popbox("example.org", "shadowed", "shadow-pw", None)
+        .unwrap();
     v.add_forwarder("example.org", "shadowed", "elsewhere@remote.example")
         .unwrap();
     v.add_forwarder("example.org", "team", "alice@example.org, x@remote.example")
@@ -150,7 +151,7 @@ fn case_insensitive_everywhere(b: Backend) {
     assert!(v.authenticate("Alice@EXAMPLE.org", "alice-pw").is_ok());
     // stored names are lower-cased, so a case variant is a duplicate
     assert_eq!(
-        kind(v.add_popbox("EXAMPLE.org", "ALICE", "x", Some("other"))),
+        kind(v.add_popbox("EXAMPLE.org", "ALICE", "long-enough", Some("other"))),
         ErrorKind::Conflict
     );
 }
@@ -404,14 +405,15 @@ fn new_hashes_use_policy_scheme(b: Backend) {
     let v = &fx.vmail;
     v.add_domain(&NewDomain::new("example.org", "/m", "vmail"))
         .unwrap();
-    v.add_popbox("example.org", "alice", "pw", None).unwrap();
+    v.add_popbox("example.org", "alice", "alice-pw", None)
+        .unwrap();
     let h = v
         .popbox("example.org", "alice")
         .unwrap()
         .password_hash
         .unwrap();
     assert!(h.starts_with("{SHA512-CRYPT}$6$"), "{h}");
-    assert!(v.authenticate("alice@example.org", "pw").is_ok());
+    assert!(v.authenticate("alice@example.org", "alice-pw").is_ok());
 }
 
 fn domain_administration(b: Backend) {
@@ -499,7 +501,7 @@ fn popbox_administration(b: Backend) {
         .collect();
     assert_eq!(names, ["alice", "bob", "shadowed"]);
     assert_eq!(
-        kind(v.add_popbox("missing.example", "x", "pw", None)),
+        kind(v.add_popbox("missing.example", "x", "popbox-pw", None)),
         ErrorKind::NotFound
     );
     for (lp, mbox) in [
@@ -512,26 +514,26 @@ fn popbox_administration(b: Backend) {
         ("ok", Some("")),
     ] {
         assert_eq!(
-            kind(v.add_popbox("example.org", lp, "pw", mbox)),
+            kind(v.add_popbox("example.org", lp, "popbox-pw", mbox)),
             ErrorKind::InvalidInput,
             "{lp} {mbox:?}"
         );
     }
     assert_eq!(
-        kind(v.add_popbox("example.org", "dave", "pw", Some("alice"))),
+        kind(v.add_popbox("example.org", "dave", "popbox-pw", Some("alice"))),
         ErrorKind::Conflict
     );
-    v.set_popbox_password("example.org", "alice", "new-pw")
+    v.set_popbox_password("example.org", "alice", "new-password")
         .unwrap();
-    assert!(v.authenticate("alice@example.org", "new-pw").is_ok());
+    assert!(v.authenticate("alice@example.org", "new-password").is_ok());
     assert!(v.authenticate("alice@example.org", "alice-pw").is_err());
     assert_eq!(
         kind(v.change_popbox_password("alice@example.org", "wrong", "x")),
         ErrorKind::AuthFailed
     );
-    v.change_popbox_password("alice@example.org", "new-pw", "newer")
+    v.change_popbox_password("alice@example.org", "new-password", "newer-pw")
         .unwrap();
-    assert!(v.authenticate("alice@example.org", "newer").is_ok());
+    assert!(v.authenticate("alice@example.org", "newer-pw").is_ok());
     assert_eq!(
         kind(v.change_popbox_password("ghost@example.org", "a", "b")),
         ErrorKind::AuthFailed
@@ -543,7 +545,7 @@ fn popbox_administration(b: Backend) {
     );
     assert_eq!(forward(v, "alice@example.org").1, Rule::CatchAll);
     assert_eq!(
-        kind(v.set_popbox_password("example.org", "alice", "x")),
+        kind(v.set_popbox_password("example.org", "alice", "long-enough")),
         ErrorKind::NotFound
     );
 }
@@ -554,10 +556,12 @@ fn max_popbox_is_enforced(b: Backend) {
     let mut d = NewDomain::new("small.example", "/m", "vmail");
     d.max_popbox = Some(2);
     v.add_domain(&d).unwrap();
-    v.add_popbox("small.example", "a", "pw", None).unwrap();
-    v.add_popbox("small.example", "b", "pw", None).unwrap();
+    v.add_popbox("small.example", "a", "popbox-pw", None)
+        .unwrap();
+    v.add_popbox("small.example", "b", "popbox-pw", None)
+        .unwrap();
     assert_eq!(
-        kind(v.add_popbox("small.example", "c", "pw", None)),
+        kind(v.add_popbox("small.example", "c", "popbox-pw", None)),
         ErrorKind::LimitExceeded
     );
     assert_eq!(v.popboxes(Some("small.example")).unwrap().len(), 2);
@@ -569,7 +573,8 @@ fn max_popbox_is_enforced(b: Backend) {
         },
     )
     .unwrap();
-    v.add_popbox("small.example", "c", "pw", None).unwrap();
+    v.add_popbox("small.example", "c", "popbox-pw", None)
+        .unwrap();
 }
 
 fn max_popbox_holds_under_concurrency(b: Backend) {
@@ -585,7 +590,8 @@ fn max_popbox_holds_under_concurrency(b: Backend) {
                 for j in 0..3 {
                     // retry on "temporary" (deadlock, busy) as a real client would
                     for _ in 0..20 {
-                        match v.add_popbox("race.example", &format!("u{i}x{j}"), "pw", None) {
+                        match v.add_popbox("race.example", &format!("u{i}x{j}"), "popbox-pw", None)
+                        {
                             Err(e) if e.is_temporary() => continue,
                             other => {
                                 outcomes.push(other.map_err(|e| e.kind()));
@@ -806,12 +812,12 @@ fn web_sessions(b: Backend) {
     );
     v.validate_session("example.org", &second).unwrap();
     // a password change ends it
-    v.set_domain_password("example.org", "changed").unwrap();
+    v.set_domain_password("example.org", "changed-pw").unwrap();
     assert_eq!(
         kind(v.validate_session("example.org", &second)),
         ErrorKind::AuthFailed
     );
-    assert!(v.authenticate_domain("example.org", "changed").is_ok());
+    assert!(v.authenticate_domain("example.org", "changed-pw").is_ok());
     // sign-out
     let third = v.create_session("example.org").unwrap();
     v.destroy_session("example.org").unwrap();
@@ -910,7 +916,178 @@ fn import_is_all_or_nothing(b: Backend) {
     assert!(fx.vmail.export().unwrap().is_empty());
 }
 
+/// Logins tpop3d refused are refused on every backend, alike, whatever the collation pads.
+fn odd_logins_are_refused(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    raw(
+        &fx,
+        "INSERT INTO popbox VALUES ('example.org','apop','{plaintext}tanstaaf','apop')",
+    );
+    let (ts, digest) = (
+        "<1896.697170952@dbc.mtview.ca.us>",
+        "c4c9334bac560ecc979e58001b3e22fb",
+    );
+    assert!(v.authenticate_apop("apop@example.org", ts, digest).is_ok());
+    for bad in [
+        "apop@example.org.",
+        "apop @example.org",
+        "apop@example.org\t",
+    ] {
+        assert_eq!(
+            kind(v.authenticate_apop(bad, ts, digest)),
+            ErrorKind::AuthFailed,
+            "{bad:?}"
+        );
+        assert_eq!(
+            kind(v.authenticate(bad, "tanstaaf")),
+            ErrorKind::AuthFailed,
+            "{bad:?}"
+        );
+    }
+    for bad in [
+        "alice@example.org.",
+        "alice%example.org.",
+        "alice @example.org",
+        "alice@example.org ",
+        " alice@example.org",
+        "alice@ example.org",
+        "al ice@example.org",
+        "alice\t@example.org",
+        "alice@example.org\u{a0}",
+        "alice\u{1}@example.org",
+        "alice@example.org\r",
+    ] {
+        assert_eq!(
+            kind(v.authenticate(bad, "alice-pw")),
+            ErrorKind::AuthFailed,
+            "{bad:?}"
+        );
+        let digest = "0".repeat(32);
+        assert_eq!(
+            kind(v.authenticate_apop(bad, "<1.2@h>", &digest)),
+            ErrorKind::AuthFailed,
+            "{bad:?}"
+        );
+    }
+    assert!(v.authenticate("alice@example.org", "alice-pw").is_ok());
+}
+
+/// Hashes beyond the cost limits: refused on write, and at login unsafe stored data that is never
+/// computed (the 999999999-round value would take hours: the test would hang).
+fn over_cost_hashes_are_unsafe(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    let sha = "{crypt}$6$rounds=999999999$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1";
+    let bcrypt = "{BLF-CRYPT}$2b$31$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui";
+    for hash in [sha, bcrypt] {
+        let e = v.set_popbox_hash("example.org", "alice", hash).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("cost"), "{e}");
+        let record = vmailsql::Popbox {
+            domain: "example.org".into(),
+            local_part: "costly".into(),
+            password_hash: Some(hash.into()),
+            mbox_name: None,
+        };
+        assert_eq!(kind(v.add_popbox_record(&record)), ErrorKind::InvalidInput);
+    }
+    assert!(
+        v.authenticate("alice@example.org", "alice-pw").is_ok(),
+        "nothing was written"
+    );
+    raw(
+        &fx,
+        &format!("INSERT INTO popbox VALUES ('example.org','costly','{sha}','costly')"),
+    );
+    raw(
+        &fx,
+        &format!("UPDATE domain SET password_hash = '{bcrypt}' WHERE domain_name = 'example.org'"),
+    );
+    let e = v.authenticate("costly@example.org", "secret").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Internal, "{e}");
+    assert!(e.to_string().contains("costly@example.org"), "{e}");
+    assert_eq!(
+        kind(v.change_popbox_password("costly@example.org", "secret", "new-secret-1")),
+        ErrorKind::Internal
+    );
+    assert_eq!(
+        kind(v.authenticate_domain("example.org", "secret")),
+        ErrorKind::Internal
+    );
+}
+
+/// A numeric unix_user is read as tpop3d read it: blanks around it are dropped, and a uid without
+/// a passwd entry cannot log in.
+fn numeric_unix_users_as_tpop3d_read_them(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    let hash = vmailsql::password::hash(vmailsql::password::Scheme::Md5, "right-pw").unwrap();
+    raw(
+        &fx,
+        &format!(
+            "INSERT INTO domain VALUES ('blank.example',' 65534',NULL,'/var/mail/blank',NULL); \
+             INSERT INTO popbox VALUES ('blank.example','ann','{hash}','ann'); \
+             INSERT INTO domain VALUES ('nouid.example','4000000000',NULL,'/var/mail/nouid',NULL); \
+             INSERT INTO popbox VALUES ('nouid.example','ned','{hash}','ned')"
+        ),
+    );
+    let m = v.authenticate("ann@blank.example", "right-pw").unwrap();
+    assert_eq!(m.unix_user, "65534");
+    assert_eq!(mailbox(v, "ann@blank.example").unix_user, "65534");
+    assert_eq!(
+        kind(v.authenticate("ned@nouid.example", "right-pw")),
+        ErrorKind::AuthFailed
+    );
+    assert_eq!(
+        kind(v.authenticate("ned@nouid.example", "wrong-pw")),
+        ErrorKind::AuthFailed
+    );
+}
+
+/// `password_min_length` (default 8) holds for every new password; stored hashes never face it.
+fn new_passwords_have_a_minimum_length(b: Backend) {
+    let fx = populated(b);
+    let v = &fx.vmail;
+    let short = |r: vmailsql::Result<()>| {
+        let e = r.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("at least 8 characters"), "{e}");
+    };
+    short(v.add_popbox("example.org", "dave", "seven-c", None));
+    short(v.set_popbox_password("example.org", "alice", "seven-c"));
+    short(v.change_popbox_password("alice@example.org", "alice-pw", "seven-c"));
+    short(v.set_domain_password("example.org", "seven-c"));
+    let mut d = NewDomain::new("short.example", "/var/mail/short", "vmail");
+    d.password = Some("seven-c".into());
+    short(v.add_domain(&d));
+    assert!(v.hash_password("seven-c").is_err());
+    // characters, not bytes: eight umlauts are enough
+    v.set_popbox_password("example.org", "alice", "\u{e4}".repeat(8).as_str())
+        .unwrap();
+    // a stored short password keeps working
+    raw(&fx, "INSERT INTO popbox VALUES ('example.org','old','{md5}5ebe2294ecd0e0f08eab7690d2a6ee69','old')");
+    assert!(v.authenticate("old@example.org", "secret").is_ok());
+    assert_eq!(
+        kind(v.domain("short.example")),
+        ErrorKind::NotFound,
+        "nothing written"
+    );
+    let strict = fx.reopen(|c| c.password_min_length = 12);
+    let e = strict
+        .add_popbox("example.org", "dave", "eleven-char", None)
+        .unwrap_err();
+    assert!(e.to_string().contains("at least 12"), "{e}");
+    strict
+        .add_popbox("example.org", "dave", "twelve-chars", None)
+        .unwrap();
+}
+
 both_backends!(
+    new_passwords_have_a_minimum_length,
+    numeric_unix_users_as_tpop3d_read_them,
+    over_cost_hashes_are_unsafe,
+    odd_logins_are_refused,
     export_import_round_trip,
     import_is_all_or_nothing,
     resolution_follows_seed_order,

@@ -57,8 +57,9 @@ fn legacy_schema_works_unchanged() {
         ErrorKind::AuthFailed
     );
     // administration on the legacy tables
-    v.add_popbox("example.org", "george", "pw", None).unwrap();
-    assert!(v.authenticate("george@example.org", "pw").is_ok());
+    v.add_popbox("example.org", "george", "popbox-pw", None)
+        .unwrap();
+    assert!(v.authenticate("george@example.org", "popbox-pw").is_ok());
     v.create_session("example.org").unwrap();
 }
 
@@ -77,11 +78,21 @@ fn legacy_prefix_keys_collide_as_documented() {
         "vmail",
     ))
     .unwrap();
-    v.add_popbox("averyveryverylongdomain1.example", "alice", "pw", None)
-        .unwrap();
+    v.add_popbox(
+        "averyveryverylongdomain1.example",
+        "alice",
+        "popbox-pw",
+        None,
+    )
+    .unwrap();
     // the 16-character prefix key makes the second alice a duplicate: a conflict, not a crash
     let e = v
-        .add_popbox("averyveryverylongdomain2.example", "alice", "pw", None)
+        .add_popbox(
+            "averyveryverylongdomain2.example",
+            "alice",
+            "popbox-pw",
+            None,
+        )
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Conflict, "{e}");
     // on the recommended schema the same rows coexist
@@ -93,7 +104,7 @@ fn legacy_prefix_keys_collide_as_documented() {
         "averyveryverylongdomain2.example",
     ] {
         r.add_domain(&NewDomain::new(d, "/m", "vmail")).unwrap();
-        r.add_popbox(d, "alice", "pw", Some(d)).unwrap();
+        r.add_popbox(d, "alice", "popbox-pw", Some(d)).unwrap();
     }
     let collisions = r.collisions().unwrap();
     assert!(
@@ -161,7 +172,8 @@ fn resolution_uses_indexes_on_both_schemas() {
         "vmail",
     ))
     .unwrap();
-    rec.add_popbox("example.org", "fred", "pw", None).unwrap();
+    rec.add_popbox("example.org", "fred", "popbox-pw", None)
+        .unwrap();
     rec.add_forwarder("example.org", "_default_", "fred@example.org")
         .unwrap();
     rec.add_alias("example.net", "example.org").unwrap();

@@ -9,7 +9,8 @@ fn resolution_uses_indexes() {
     v.create_schema().unwrap();
     v.add_domain(&NewDomain::new("example.org", "/m", "vmail"))
         .unwrap();
-    v.add_popbox("example.org", "fred", "pw", None).unwrap();
+    v.add_popbox("example.org", "fred", "popbox-pw", None)
+        .unwrap();
     v.add_alias("example.net", "example.org").unwrap();
     for address in ["fred@example.org", "fred@example.net", "nobody@example.com"] {
         let plan = v.explain_resolve(address).unwrap();

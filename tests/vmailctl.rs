@@ -134,7 +134,7 @@ impl Site {
                 "--mbox",
                 "b/bob",
             ],
-            "bob-pw",
+            "bob-password",
         );
         ok(
             &[
@@ -513,8 +513,8 @@ fn popbox_lifecycle(b: Backend) {
     let site = Site::populated(b);
     let auth = |login: &str, pw: &str| site.run_with(&["auth", login, "--password-stdin"], pw);
     auth("alice@example.org", "alice-pw\n").status(0);
-    auth("Bob@Example.NET", "bob-pw").status(1); // tpop3d never logs in through an alias
-    auth("bob@example.org", "bob-pw").status(0);
+    auth("Bob@Example.NET", "bob-password").status(1); // tpop3d never logs in through an alias
+    auth("bob@example.org", "bob-password").status(0);
 
     let shown = site
         .run(&["--json", "popbox", "show", "bob@example.org"])
@@ -526,11 +526,11 @@ fn popbox_lifecycle(b: Backend) {
 
     site.run_with(
         &["popbox", "passwd", "alice@example.org", "--password-stdin"],
-        "fresh\n",
+        "fresh-password\n",
     )
     .status(0);
     auth("alice@example.org", "alice-pw").status(1);
-    auth("alice@example.org", "fresh").status(0);
+    auth("alice@example.org", "fresh-password").status(0);
 
     // a ready-made hash is stored exactly as given (the legacy test vector for "secret")
     let md5 = "{md5}5ebe2294ecd0e0f08eab7690d2a6ee69";
@@ -626,19 +626,29 @@ fn popbox_bad_input_changes_nothing(b: Backend) {
         .fails(2, "unexpected argument");
     add("dave@example.org", "", &[]).fails(2, "empty password");
     add("dave@example.org", "one\ntwo\n", &[]).fails(2, "more than one line");
-    add("dave", "pw", &[]).fails(2, "not local@domain");
-    add("da ve@example.org", "pw", &[]).fails(2, "invalid local part");
-    add("dave%x@example.org", "pw", &[]).fails(2, "splits POP3 logins");
-    add("_default_@example.org", "pw", &[]).fails(2, "catch-all");
-    add("dave@example.org", "pw", &["--mbox", "../../etc/passwd"]).fails(2, "inside");
-    add("dave@example.org", "pw", &["--mbox", "alice"]).fails(3, "already used");
-    add("alice@example.org", "pw", &[]).fails(3, "already exists");
-    add("dave@missing.example", "pw", &[]).fails(1, "no such domain");
+    add("dave", "popbox-pw", &[]).fails(2, "not local@domain");
+    add("da ve@example.org", "popbox-pw", &[]).fails(2, "invalid local part");
+    add("dave%x@example.org", "popbox-pw", &[]).fails(2, "splits POP3 logins");
+    add("_default_@example.org", "popbox-pw", &[]).fails(2, "catch-all");
+    add(
+        "dave@example.org",
+        "popbox-pw",
+        &["--mbox", "../../etc/passwd"],
+    )
+    .fails(2, "inside");
+    add("dave@example.org", "popbox-pw", &["--mbox", "alice"]).fails(3, "already used");
+    add("alice@example.org", "popbox-pw", &[]).fails(3, "already exists");
+    add("dave@missing.example", "popbox-pw", &[]).fails(1, "no such domain");
     let hashed = ["popbox", "add", "dave@example.org", "--hash-stdin"];
     site.run_with(&hashed, "not-a-hash")
         .fails(2, "not a password hash");
     site.run_with(&hashed, "{nonsense}abc")
         .fails(2, "not a password hash");
+    site.run_with(
+        &hashed,
+        "{BLF-CRYPT}$2b$31$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui",
+    )
+    .fails(2, "cost");
     site.run(&["popbox", "passwd", "ghost@example.org", "--password-stdin"])
         .fails(1, "no popbox");
     site.run(&["popbox", "delete", "ghost@example.org"])
@@ -647,9 +657,9 @@ fn popbox_bad_input_changes_nothing(b: Backend) {
         .fails(1, "no such domain");
     assert_eq!(site.snapshot(), before);
     // the limit: example.org allows 3, it has 2
-    add("dave@example.org", "pw", &[]).status(0);
+    add("dave@example.org", "popbox-pw", &[]).status(0);
     let before = site.snapshot();
-    add("erin@example.org", "pw", &[]).fails(3, "maximum of 3");
+    add("erin@example.org", "popbox-pw", &[]).fails(3, "maximum of 3");
     assert_eq!(site.snapshot(), before);
 }
 
@@ -947,7 +957,10 @@ fn check_finds_every_kind_of_problem(b: Backend) {
          INSERT INTO popbox VALUES ('example.org','evil','x','../../etc/passwd'); \
          INSERT INTO popbox VALUES ('example.org','twin','{md5}5ebe2294ecd0e0f08eab7690d2a6ee69','alice'); \
          INSERT INTO domain_alias VALUES ('gone.example','lost.example'); \
+         INSERT INTO popbox VALUES ('quiet.example','costly','{crypt}$6$rounds=999999999$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1','costly'); \
          INSERT INTO domain VALUES ('rooted.example','0',NULL,'/m/r',NULL); \
+         INSERT INTO domain VALUES ('blank.example',' 65534',NULL,'/m/b',NULL); \
+         INSERT INTO domain VALUES ('nouid.example','4000000000',NULL,'/m/n',NULL); \
          INSERT INTO popbox VALUES ('rooted.example','r','x','r'); \
          INSERT INTO domain VALUES ('averyveryverylongdomain1.example','vmail',NULL,'/m/1',NULL); \
          INSERT INTO domain VALUES ('averyveryverylongdomain2.example','vmail',NULL,'/m/2',NULL); \
@@ -1004,6 +1017,15 @@ fn check_finds_every_kind_of_problem(b: Backend) {
         "{report:#}"
     );
     assert!(has(warnings, "weak-hash", "twin@example.org"), "{report:#}");
+    assert!(
+        has(problems, "costly-hash", "costly@quiet.example"),
+        "{report:#}"
+    );
+    assert!(
+        has(warnings, "blank-unix-user", "blank.example"),
+        "{report:#}"
+    );
+    assert!(has(problems, "unknown-uid", "nouid.example"), "{report:#}");
     assert!(
         has(warnings, "unusable-hash", "evil@example.org"),
         "{report:#}"
@@ -1200,7 +1222,7 @@ fn a_site_moves_from_mysql_to_sqlite_and_back_unchanged() {
     raw(
         &mysql,
         "INSERT INTO popbox VALUES ('example.org','legacy','5ebe2294ecd0e0f08eab7690d2a6ee69','legacy'); \
-         INSERT INTO domain VALUES ('old.example','5000','{crypt}abNANd1rDfiNc','/var/mail/old',NULL); \
+         INSERT INTO domain VALUES ('old.example','65534','{crypt}abNANd1rDfiNc','/var/mail/old',NULL); \
          INSERT INTO popbox VALUES ('old.example','m','{mysql}428567f408994404','m'); \
          INSERT INTO popbox VALUES ('old.example','p','{plaintext}secret','sub/p'); \
          INSERT INTO domain VALUES ('fwd.example',NULL,NULL,NULL,NULL); \
@@ -1306,3 +1328,13 @@ both_backends!(
     export_import_round_trip,
     import_checks_everything_and_writes_all_or_nothing,
 );
+
+#[test]
+fn a_password_in_the_url_query_is_never_printed() {
+    // Port 1 on loopback refuses at once: the error names the server, not the password.
+    let url = "mysql://u@127.0.0.1:1/d?password=hunter2secret";
+    let out = tool(&["--database", url, "domain", "list"], "");
+    let out = out.fails(75, "127.0.0.1");
+    assert!(!out.stderr.contains("hunter2"), "{out:#?}");
+    assert!(out.stderr.contains("password=***"), "{out:#?}");
+}

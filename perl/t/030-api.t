@@ -109,13 +109,13 @@ sub api {
     is($vm->authenticate_domain('example.org', 'admin-pw'), 1, 'authenticate_domain');
     is(kind_of { $vm->authenticate_domain('example.org', 'nope') }, 'auth_failed', 'wrong admin password');
     is(kind_of { $vm->authenticate_domain('nosuch.example', 'admin-pw') }, 'auth_failed', 'unknown domain alike');
-    is($vm->set_domain_password('example.org', 'admin-2'), 1, 'set_domain_password');
-    is($vm->authenticate_domain('example.org', 'admin-2'), 1, 'the new admin password works');
+    is($vm->set_domain_password('example.org', 'admin-pw-2'), 1, 'set_domain_password');
+    is($vm->authenticate_domain('example.org', 'admin-pw-2'), 1, 'the new admin password works');
     is(kind_of { $vm->authenticate_domain('example.org', 'admin-pw') }, 'auth_failed', 'the old one not');
 
     # ---- popboxes ----
     is($vm->add_popbox('example.org', 'Alice', 'alice-pw', undef), 1, 'add_popbox');
-    is($vm->add_popbox('example.org', 'bob', 'bob-pw', 'bob.mbox'), 1, 'add_popbox with an mbox name');
+    is($vm->add_popbox('example.org', 'bob', 'bob-password', 'bob.mbox'), 1, 'add_popbox with an mbox name');
     my $p = $vm->popbox('example.org', 'alice');
     is_deeply([ @{$p}{qw(domain local_part mbox_name)} ], ['example.org', 'alice', 'alice'],
         'popbox(): mbox defaults to the local part');
@@ -127,7 +127,7 @@ sub api {
     is($vm->add_popbox_record('example.org', 'apop', '{plaintext}tanstaaf', undef), 1,
         'add_popbox_record keeps a hash as given');
     is($vm->popbox('example.org', 'apop')->{password_hash}, '{plaintext}tanstaaf', '... exactly');
-    is(kind_of { $vm->add_popbox('example.org', 'dave', 'pw', undef) }, 'limit_exceeded',
+    is(kind_of { $vm->add_popbox('example.org', 'dave', 'popbox-pw', undef) }, 'limit_exceeded',
         'the fourth popbox of a domain with max_popbox 3');
 
     # ---- resolution and logins ----
@@ -144,7 +144,7 @@ sub api {
     is_deeply($m, { domain => 'example.org', local_part => 'alice', path => '/var/mail/example.org/alice',
         domain_path => '/var/mail/example.org', unix_user => 'vmail' }, 'authenticate: the mailbox');
     is($vm->authenticate('alice%example.org', 'alice-pw')->{local_part}, 'alice', 'tpop3d separators');
-    is(kind_of { $vm->authenticate('alice@example.org', 'bob-pw') }, 'auth_failed', 'wrong password');
+    is(kind_of { $vm->authenticate('alice@example.org', 'bob-password') }, 'auth_failed', 'wrong password');
     is(kind_of { $vm->authenticate('carol@example.org', 'x') }, 'auth_failed', 'unknown user alike');
     is($vm->authenticate_apop('apop@example.org', $APOP_TS, $APOP_DIGEST)->{local_part}, 'apop',
         'authenticate_apop');
@@ -157,14 +157,14 @@ sub api {
     is($vm->lookup_mailbox('bob@example.org')->{path}, '/var/mail/example.org/bob.mbox', 'lookup_mailbox');
     is(kind_of { $vm->lookup_mailbox('carol@example.org') }, 'not_found', 'lookup_mailbox: not_found');
 
-    is($vm->set_popbox_password('example.org', 'alice', 'alice-2'), 1, 'set_popbox_password');
-    ok($vm->authenticate('alice@example.org', 'alice-2'), 'the new password works');
-    is($vm->change_popbox_password('alice@example.org', 'alice-2', 'alice-3'), 1, 'change_popbox_password');
-    ok($vm->authenticate('alice@example.org', 'alice-3'), 'the changed password works');
-    is(kind_of { $vm->change_popbox_password('alice@example.org', 'alice-2', 'x') }, 'auth_failed',
+    is($vm->set_popbox_password('example.org', 'alice', 'alice-pw-2'), 1, 'set_popbox_password');
+    ok($vm->authenticate('alice@example.org', 'alice-pw-2'), 'the new password works');
+    is($vm->change_popbox_password('alice@example.org', 'alice-pw-2', 'alice-pw-3'), 1, 'change_popbox_password');
+    ok($vm->authenticate('alice@example.org', 'alice-pw-3'), 'the changed password works');
+    is(kind_of { $vm->change_popbox_password('alice@example.org', 'alice-pw-2', 'x') }, 'auth_failed',
         'change_popbox_password with a wrong old password');
-    like($vm->hash_password('pw'), qr/^\{crypt\}\$6\$/, 'hash_password: the policy scheme');
-    like($vm->hash_password('pw', 'PLAINTEXT'), qr/^\{plaintext\}pw$/i, 'hash_password with a scheme');
+    like($vm->hash_password('pw-12345'), qr/^\{crypt\}\$6\$/, 'hash_password: the policy scheme');
+    like($vm->hash_password('pw-12345', 'PLAINTEXT'), qr/^\{plaintext\}pw-12345$/i, 'hash_password with a scheme');
 
     # ---- forwarders and the catch-all ----
     is($vm->add_forwarder('example.org', 'info', 'alice@example.org, boss@elsewhere.example'), 1, 'add_forwarder');
@@ -220,7 +220,7 @@ sub api {
     is($vm->destroy_session('example.org'), 1, 'destroying no session is not an error');
     is(kind_of { $vm->create_session('nosuch.example') }, 'not_found', 'create_session: not_found');
     $token = $vm->create_session('example.org');
-    $vm->set_domain_password('example.org', 'admin-3');
+    $vm->set_domain_password('example.org', 'admin-pw-3');
     is(kind_of { $vm->validate_session('example.org', $token) }, 'auth_failed',
         'set_domain_password ends the session');
     is($vm->expire_sessions, 0, 'expire_sessions: nothing expired yet');
@@ -267,7 +267,7 @@ sub api {
     is(kind_of { $vm->resolve('alice@example.net') }, 'not_found', 'the alias is gone');
     is(kind_of { $vm->delete_alias('example.net') }, 'not_found', 'delete_alias twice');
     is($vm->delete_popbox('example.org', 'alice'), 1, 'delete_popbox');
-    is(kind_of { $vm->authenticate('alice@example.org', 'alice-3') }, 'auth_failed', 'no login any more');
+    is(kind_of { $vm->authenticate('alice@example.org', 'alice-pw-3') }, 'auth_failed', 'no login any more');
     is(kind_of { $vm->delete_popbox('example.org', 'alice') }, 'not_found', 'delete_popbox twice');
     is($vm->delete_domain('example.org'), 1, 'delete_domain');
     is_deeply([ map { $_->{name} } $vm->domains ], ['other.example'], 'only the other domain is left');
@@ -283,8 +283,8 @@ sub api {
     } else {
         is($legacy->create_schema_legacy, 1, 'create_schema_legacy');
         $legacy->add_domain(name => 'legacy.example', path => '/var/mail/legacy', unix_user => 'vmail');
-        $legacy->add_popbox('legacy.example', 'u', 'pw', undef);
-        is($legacy->authenticate('u@legacy.example', 'pw')->{path}, '/var/mail/legacy/u',
+        $legacy->add_popbox('legacy.example', 'u', 'popbox-pw', undef);
+        is($legacy->authenticate('u@legacy.example', 'popbox-pw')->{path}, '/var/mail/legacy/u',
             'the legacy schema works');
     }
 }

@@ -17,8 +17,8 @@ for my $b (backends()) {
             password => 'admin-pw', max_popbox => 2);
         $vm->add_domain(name => 'other.example', path => '/var/mail/other', unix_user => 'vmail');
         $vm->add_popbox('example.org', 'alice', 'alice-pw', undef);
-        $vm->add_popbox('example.org', 'bob', 'bob-pw', undef);
-        $vm->add_popbox('other.example', 'x', 'x-pw', undef);
+        $vm->add_popbox('example.org', 'bob', 'bob-password', undef);
+        $vm->add_popbox('other.example', 'x', 'x-password', undef);
         $vm->add_forwarder('example.org', 'info', 'alice@example.org');
         $vm->add_alias('example.net', 'example.org');
         my $before = snapshot($vm);
@@ -37,13 +37,13 @@ for my $b (backends()) {
               qr/^domain example\.org already has its maximum of 2 popboxes$/,
               sub { $vm->add_popbox('example.org', 'carol', 'carol-pw', undef) } ],
             [ 'duplicate popbox', 'conflict', qr/popbox x\@other\.example already exists/,
-              sub { $vm->add_popbox('other.example', 'X', 'pw2', undef) } ],
+              sub { $vm->add_popbox('other.example', 'X', 'popbox-pw2', undef) } ],
             [ 'popbox name with a login separator', 'invalid_input', qr/splits POP3 logins/,
-              sub { $vm->add_popbox('other.example', 'a%b', 'pw', undef) } ],
+              sub { $vm->add_popbox('other.example', 'a%b', 'popbox-pw', undef) } ],
             [ 'mbox escaping the domain path', 'invalid_input', qr/inside the domain path/,
-              sub { $vm->add_popbox('other.example', 'evil', 'pw', '../../etc/passwd') } ],
+              sub { $vm->add_popbox('other.example', 'evil', 'popbox-pw', '../../etc/passwd') } ],
             [ 'popbox in an unknown domain', 'not_found', qr/nosuch/,
-              sub { $vm->add_popbox('nosuch.example', 'x', 'pw', undef) } ],
+              sub { $vm->add_popbox('nosuch.example', 'x', 'popbox-pw', undef) } ],
             [ 'invalid forward target', 'invalid_input', qr/not an address/,
               sub { $vm->add_forwarder('example.org', 'sales', 'not an address') } ],
             [ 'forward to a pipe', 'invalid_input', qr/pipe/,
@@ -58,11 +58,13 @@ for my $b (backends()) {
             [ 'alias to an unknown domain', 'not_found', qr/nosuch\.example/, sub { $vm->add_alias('new.example', 'nosuch.example') } ],
             [ 'alias that is a domain', 'conflict', qr/other\.example/, sub { $vm->add_alias('other.example', 'example.org') } ],
             [ 'invalid address to change a password', 'auth_failed', qr/authentication failed/,
-              sub { $vm->change_popbox_password('no-at-sign', 'alice-pw', 'new') } ],
+              sub { $vm->change_popbox_password('no-at-sign', 'alice-pw', 'new-password') } ],
             [ 'wrong old password', 'auth_failed', qr/authentication failed/,
-              sub { $vm->change_popbox_password('alice@example.org', 'wrong', 'new-pw') } ],
+              sub { $vm->change_popbox_password('alice@example.org', 'wrong', 'new-password') } ],
             [ 'empty new password', 'invalid_input', qr/empty password/,
               sub { $vm->set_popbox_password('example.org', 'alice', '') } ],
+            [ 'new password below password_min_length', 'invalid_input', qr/at least 8 characters/,
+              sub { $vm->set_popbox_password('example.org', 'alice', 'seven-c') } ],
             [ 'relative domain path', 'invalid_input', qr/absolute/,
               sub { $vm->change_domain('example.org', path => 'var/mail') } ],
         );

@@ -98,8 +98,8 @@ sub scripts_on {
 
     # ---- domains ----
     $run->('vmail-adddomain', [qw(--path /var/mail/example.org --unix-user vmail --max-popbox 2
-        --password-stdin Example.ORG)], stdin => "dom-pw\n", out => '');
-    ok($vm->authenticate_domain('example.org', 'dom-pw'), 'the domain password from stdin works');
+        --password-stdin Example.ORG)], stdin => "domain-pw\n", out => '');
+    ok($vm->authenticate_domain('example.org', 'domain-pw'), 'the domain password from stdin works');
     $run->('vmail-adddomain', [qw(--path /var/mail/other --unix-user 1001 --no-password other.example)]);
     ok(!defined $vm->domain('other.example')->{password_hash}, '--no-password: no password');
     $run->('vmail-listdomains', [], out => "example.org\tvmail\t/var/mail/example.org\t2\n"
@@ -124,17 +124,19 @@ sub scripts_on {
     $run->('vmail-addpopbox', ['--password-stdin', 'Alice@example.org'], stdin => "alice-pw\n");
     is($vm->authenticate('alice@example.org', 'alice-pw')->{path}, '/var/mail/example.org/alice',
         'the new popbox logs in and resolves');
-    $run->('vmail-addpopbox', ['--password-stdin', '--mbox', 'bob.mbox', 'bob@example.org'], stdin => "bob-pw\r\n");
-    ok($vm->authenticate('bob@example.org', 'bob-pw'), 'a CRLF line ending is not part of the password');
+    $run->('vmail-addpopbox', ['--password-stdin', '--mbox', 'bob.mbox', 'bob@example.org'], stdin => "bob-password\r\n");
+    ok($vm->authenticate('bob@example.org', 'bob-password'), 'a CRLF line ending is not part of the password');
     $refused->('vmail-addpopbox', ['--password-stdin', 'carol@example.org'], stdin => "carol-pw\n",
         exit => 3, err => 'domain example.org already has its maximum of 2 popboxes');
-    $refused->('vmail-addpopbox', ['--password-stdin', 'no-at-sign'], stdin => "x\n",
+    $refused->('vmail-addpopbox', ['--password-stdin', 'dave@other.example'], stdin => "seven-c\n",
+        exit => 2, err => 'a new password must have at least 8 characters \(password_min_length\)');
+    $refused->('vmail-addpopbox', ['--password-stdin', 'no-at-sign'], stdin => "long-enough\n",
         exit => 2, err => 'no-at-sign is not an address of the form local@domain');
-    $refused->('vmail-addpopbox', ['--password-stdin', 'a%b@other.example'], stdin => "x\n",
+    $refused->('vmail-addpopbox', ['--password-stdin', 'a%b@other.example'], stdin => "long-enough\n",
         exit => 2, err => q{popbox name "a%b" contains '%', which splits POP3 logins});
-    $refused->('vmail-addpopbox', ['--password-stdin', '--mbox', '../x', 'evil@other.example'], stdin => "x\n",
+    $refused->('vmail-addpopbox', ['--password-stdin', '--mbox', '../x', 'evil@other.example'], stdin => "long-enough\n",
         exit => 2, err => 'mbox_name "../x" must be a relative path that stays inside the domain path');
-    $refused->('vmail-addpopbox', ['--password-stdin', 'x@nosuch.example'], stdin => "x\n",
+    $refused->('vmail-addpopbox', ['--password-stdin', 'x@nosuch.example'], stdin => "long-enough\n",
         exit => 1, err => 'no such domain nosuch.example');
     $refused->('vmail-addpopbox', ['--password-stdin', 'dave@other.example'], stdin => '',
         exit => 2, err => 'no password on standard input');
@@ -144,22 +146,22 @@ sub scripts_on {
     $run->('vmail-listpopboxes', ['nosuch.example'], exit => 1, err => 'no such domain nosuch.example');
 
     # ---- passwords ----
-    $run->('vmail-passwd', ['--password-stdin', 'alice@example.org'], stdin => "alice-2\n");
-    ok($vm->authenticate('alice@example.org', 'alice-2'), 'vmail-passwd set the password');
-    $refused->('vmail-passwd', ['--old', '--password-stdin', 'alice@example.org'], stdin => "wrong\nalice-3\n",
+    $run->('vmail-passwd', ['--password-stdin', 'alice@example.org'], stdin => "alice-pw-2\n");
+    ok($vm->authenticate('alice@example.org', 'alice-pw-2'), 'vmail-passwd set the password');
+    $refused->('vmail-passwd', ['--old', '--password-stdin', 'alice@example.org'], stdin => "wrong\nalice-pw-3\n",
         exit => 4, err => 'authentication failed');
-    ok($vm->authenticate('alice@example.org', 'alice-2'), '... and alice-2 still works');
-    $run->('vmail-passwd', ['--old', '--password-stdin', 'alice@example.org'], stdin => "alice-2\nalice-3\n");
-    ok($vm->authenticate('alice@example.org', 'alice-3'), 'vmail-passwd --old with the right password');
-    $refused->('vmail-passwd', ['--password-stdin', 'carol@example.org'], stdin => "x\n",
+    ok($vm->authenticate('alice@example.org', 'alice-pw-2'), '... and alice-pw-2 still works');
+    $run->('vmail-passwd', ['--old', '--password-stdin', 'alice@example.org'], stdin => "alice-pw-2\nalice-pw-3\n");
+    ok($vm->authenticate('alice@example.org', 'alice-pw-3'), 'vmail-passwd --old with the right password');
+    $refused->('vmail-passwd', ['--password-stdin', 'carol@example.org'], stdin => "long-enough\n",
         exit => 1, err => 'no popbox carol@example.org');
     $refused->('vmail-passwd', ['alice@example.org'], exit => 2,
         err => 'standard input is not a terminal: pipe the password with --password-stdin');
-    $run->('vmail-domainpasswd', ['--password-stdin', 'example.org'], stdin => "dom-2\n");
-    ok($vm->authenticate_domain('example.org', 'dom-2'), 'vmail-domainpasswd set the password');
+    $run->('vmail-domainpasswd', ['--password-stdin', 'example.org'], stdin => "domain-pw-2\n");
+    ok($vm->authenticate_domain('example.org', 'domain-pw-2'), 'vmail-domainpasswd set the password');
     $run->('vmail-domainpasswd', ['--password-stdin', 'other.example'], stdin => "other-pw\n");
     ok($vm->authenticate_domain('other.example', 'other-pw'), 'vmail-domainpasswd gives a domain its first password');
-    $refused->('vmail-domainpasswd', ['--password-stdin', 'nosuch.example'], stdin => "x\n",
+    $refused->('vmail-domainpasswd', ['--password-stdin', 'nosuch.example'], stdin => "long-enough\n",
         exit => 1, err => 'no such domain nosuch.example');
 
     # ---- forwarders and the catch-all ----

@@ -55,32 +55,32 @@ is($exit, 0, 'vmail-passwd --old at a terminal') or diag($shown);
 unlike($shown, qr/Terminal-pw/, 'no password echoed');
 ok($vm->authenticate('alice@example.org', 'Terminal-pw-2'), 'changed');
 
-($exit, $shown) = at_terminal([ ['Old password', 'wrong'], ['New password', 'x-pw'], ['Retype new password', 'x-pw'] ],
+($exit, $shown) = at_terminal([ ['Old password', 'wrong'], ['New password', 'x-password'], ['Retype new password', 'x-password'] ],
     'vmail-passwd', '--old', 'alice@example.org');
 is($exit, 4, 'a wrong old password at a terminal: exit 4');
 like($shown, qr/vmail-passwd: authentication failed/, '... saying so');
 
-($exit, $shown) = at_terminal([ ['New password for domain new.example: ', 'Dom-pw'],
-    ['Retype new password for domain new.example: ', 'Dom-pw'] ],
+($exit, $shown) = at_terminal([ ['New password for domain new.example: ', 'Dom-pw-123'],
+    ['Retype new password for domain new.example: ', 'Dom-pw-123'] ],
     'vmail-adddomain', '--path', '/var/mail/new', '--unix-user', 'vmail', 'new.example');
 is($exit, 0, 'vmail-adddomain asks for the administrator password') or diag($shown);
 unlike($shown, qr/Dom-pw/, 'not echoed');
-ok($vm->authenticate_domain('new.example', 'Dom-pw'), 'and sets it');
+ok($vm->authenticate_domain('new.example', 'Dom-pw-123'), 'and sets it');
 
-($exit, $shown) = at_terminal([ ['New password for bob@example.org: ', 'Bob-pw'], ['Retype', 'Bob-pw'] ],
+($exit, $shown) = at_terminal([ ['New password for bob@example.org: ', 'Bob-pw-123'], ['Retype', 'Bob-pw-123'] ],
     'vmail-addpopbox', 'bob@example.org');
 is($exit, 0, 'vmail-addpopbox at a terminal') or diag($shown);
-ok($vm->authenticate('bob@example.org', 'Bob-pw'), 'the popbox has the typed password');
+ok($vm->authenticate('bob@example.org', 'Bob-pw-123'), 'the popbox has the typed password');
 
-($exit, $shown) = at_terminal([ ['New password for domain example.org: ', 'Dom-2'], ['Retype', 'Dom-2'] ],
+($exit, $shown) = at_terminal([ ['New password for domain example.org: ', 'Dom-pw-234'], ['Retype', 'Dom-pw-234'] ],
     'vmail-domainpasswd', 'example.org');
 is($exit, 0, 'vmail-domainpasswd at a terminal') or diag($shown);
-ok($vm->authenticate_domain('example.org', 'Dom-2'), 'the domain has the typed password');
+ok($vm->authenticate_domain('example.org', 'Dom-pw-234'), 'the domain has the typed password');
 
 # After the script the terminal echoes again: the script restored its settings. The same
 # terminal runs the script and then `stty -a`, which lists "-echo" when echo is off.
 {
-    local $ENV{PTY_DIALOGUE} = JSON::PP::encode_json([ ['New password', 'Echo-pw'], ['Retype', 'Echo-pw'] ]);
+    local $ENV{PTY_DIALOGUE} = JSON::PP::encode_json([ ['New password', 'Echo-pw-123'], ['Retype', 'Echo-pw-123'] ]);
     open my $fh, '-|', "$python/python3", "$FindBin::Bin/lib/pty-run.py", 'sh', '-c',
         '"$@"; echo "script exit $?"; stty -a', 'sh', $^X, "-I$perl_dir/blib/lib", "-I$perl_dir/blib/arch",
         script_path('vmail-passwd'), '--config', $conf, 'alice@example.org'

@@ -568,8 +568,10 @@ mod tests {
             "vmail",
         ))
         .unwrap();
-        v.add_popbox("example.org", "alice", "pw", None).unwrap();
-        v.add_popbox("example.org", "info", "pw", None).unwrap();
+        v.add_popbox("example.org", "alice", "popbox-pw", None)
+            .unwrap();
+        v.add_popbox("example.org", "info", "popbox-pw", None)
+            .unwrap();
         v.add_forwarder("example.org", "info", "alice@example.org, bob@else.example")
             .unwrap();
         v.add_alias("alias.example", "example.org").unwrap();
@@ -725,7 +727,8 @@ mod tests {
         let v = Vmail::open_config(Some(std::path::Path::new(&f.config))).unwrap();
         v.add_domain(&NewDomain::new("evil.example", "/var/mail/evil", "vmail"))
             .unwrap();
-        v.add_popbox("evil.example", "eve", "pw", None).unwrap();
+        v.add_popbox("evil.example", "eve", "popbox-pw", None)
+            .unwrap();
         // A legacy tool wrote what the library would refuse.
         let db = v.config().databases[0]
             .strip_prefix("sqlite://")

@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use pwhash::bcrypt::{BcryptSetup, BcryptVariant};
 use pwhash::HashSetup;
 
-use super::{ct_eq, kdf, MAX_PASSWORD_LEN};
+use super::{ct_eq, kdf, limits, MAX_PASSWORD_LEN};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The characters of crypt's base64 (the same set, in another order, for bcrypt).
@@ -175,8 +175,37 @@ impl CryptHash<'_> {
         matches!(self.kind, Kind::Des | Kind::Md5)
     }
 
+    /// The cost part of the string: rounds or cost, or the whole parameter field of yescrypt and
+    /// Argon2 (everything before the salt).
+    pub(super) fn cost_params(&self) -> String {
+        match self.kind {
+            Kind::Sha256 | Kind::Sha512 => format!("rounds={}", self.rounds.unwrap_or(5000)),
+            Kind::Bcrypt => self.rounds.unwrap_or(0).to_string(),
+            Kind::Yescrypt | Kind::Argon2i | Kind::Argon2id => {
+                let fields: Vec<&str> = self.full.split('$').collect();
+                fields[..fields.len().saturating_sub(2)].join("$")
+            }
+            Kind::Des | Kind::Md5 => String::new(),
+        }
+    }
+
+    /// True when the stored cost is beyond [`super::limits`]: such a value is never computed.
+    pub(super) fn too_costly(&self) -> bool {
+        let rounds = self.rounds.unwrap_or(0);
+        match self.kind {
+            Kind::Sha256 | Kind::Sha512 => rounds > limits::MAX_SHA_CRYPT_ROUNDS,
+            Kind::Bcrypt => rounds > limits::MAX_BCRYPT_COST,
+            Kind::Yescrypt => kdf::yescrypt_too_costly(self.full),
+            Kind::Argon2i | Kind::Argon2id => kdf::argon2_too_costly(self.full),
+            Kind::Des | Kind::Md5 => false,
+        }
+    }
+
     /// Recomputes the hash of `password` with the stored parameters; constant-time comparison.
     pub(super) fn verify(&self, password: &[u8]) -> bool {
+        if self.too_costly() {
+            return false;
+        }
         // A C string ends at NUL, so crypt(3) never hashed one; libxcrypt refuses long passphrases.
         if password.contains(&0) || password.len() > MAX_PASSWORD_LEN {
             return false;

@@ -3,8 +3,8 @@
 //!
 //! Their cost parameters come from the stored string, that is from the database. Memory is
 //! allocated up front and an allocation failure aborts the whole process (an Exim or POP3
-//! daemon), so a stored value asking for more than [`MAX_MEMORY`] is treated as malformed. Time
-//! costs are not capped, as no crypt(3) caps them either.
+//! daemon), so a stored value asking for more than [`MAX_MEMORY`] is treated as malformed. Work
+//! beyond [`super::limits`] is recognised but never computed.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, SaltString};
 use argon2::{Algorithm, Argon2, Params as ArgonParams, Version};
@@ -12,6 +12,7 @@ use subtle::ConstantTimeEq;
 use yescrypt::{Params as YescryptParams, PasswordHasher as _, PasswordVerifier as _, Yescrypt};
 
 use super::crypt::random_bytes;
+use super::limits;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The most memory a stored value may make one verification allocate: 1 GiB, libsodium's
@@ -52,11 +53,24 @@ fn yescrypt_params(s: &str) -> Option<YescryptParams> {
     (memory <= MAX_MEMORY).then_some(parsed)
 }
 
+/// True when a (plausible) yescrypt string asks for more work than a login may spend.
+pub(super) fn yescrypt_too_costly(s: &str) -> bool {
+    yescrypt_params(s).is_none_or(|p| {
+        u64::from(p.r())
+            .saturating_mul(128)
+            .saturating_mul(p.n())
+            .saturating_mul(u64::from(p.p()))
+            > limits::MAX_YESCRYPT_WORK
+    })
+}
+
 /// Verifies a yescrypt string. The crate's verifier is used because it alone decodes the salt the
 /// way libxcrypt does; it compares in constant time (`ctutils`), after [`yescrypt_plausible`]
 /// has checked the shape and the memory cost.
 pub(super) fn verify_yescrypt(s: &str, password: &[u8]) -> bool {
-    yescrypt_params(s).is_some() && Yescrypt::default().verify_password(password, s).is_ok()
+    yescrypt_params(s).is_some()
+        && !yescrypt_too_costly(s)
+        && Yescrypt::default().verify_password(password, s).is_ok()
 }
 
 /// A new `$y$j9T$...` hash: libxcrypt's default cost (N=4096, r=32: 16 MiB), 16-byte salt.
@@ -103,12 +117,24 @@ pub(super) fn argon2_plausible(s: &str, id: bool) -> bool {
     argon2_parts(s, id).is_some()
 }
 
+/// True when a (plausible) Argon2 string asks for more work than a login may spend.
+pub(super) fn argon2_too_costly(s: &str) -> bool {
+    let id = s.starts_with("$argon2id$");
+    argon2_parts(s, id).is_none_or(|(a, _, _)| {
+        let params = a.params();
+        u64::from(params.m_cost()) * u64::from(params.t_cost()) > limits::MAX_ARGON2_KIB_PASSES
+    })
+}
+
 /// Recomputes an Argon2 hash with the stored parameters and compares in constant time.
 pub(super) fn verify_argon2(s: &str, password: &[u8]) -> bool {
     let id = s.starts_with("$argon2id$");
     let Some((argon2, salt, expected)) = argon2_parts(s, id) else {
         return false;
     };
+    if argon2_too_costly(s) {
+        return false;
+    }
     let mut computed = vec![0u8; expected.len()];
     argon2
         .hash_password_into(password, &salt, &mut computed)

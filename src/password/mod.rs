@@ -25,6 +25,9 @@ use crate::error::{Error, ErrorKind, Result};
 mod crypt;
 mod digest;
 mod kdf;
+pub mod limits;
+mod pbkdf;
+pub(crate) mod policy;
 #[cfg(test)]
 mod tests;
 
@@ -66,6 +69,9 @@ pub struct StoredScheme {
     pub weak: bool,
     /// True for `{plaintext}` (and Dovecot's PLAIN/CLEAR/CLEARTEXT).
     pub plaintext: bool,
+    /// True when its cost parameters exceed [`limits`]: it is never computed, a login with it
+    /// fails as unsafe stored data, and the library refuses to store it.
+    pub too_costly: bool,
 }
 
 /// Longest password [`hash`] accepts and the crypt(3) family verifies, in bytes.
@@ -157,6 +163,7 @@ impl fmt::Display for Scheme {
 enum Stored<'a> {
     Digest(Digest),
     Crypt(CryptHash<'a>),
+    Pbkdf2(pbkdf::Pbkdf2Hash<'a>),
     Plain(&'a str),
 }
 
@@ -165,12 +172,23 @@ impl Stored<'_> {
         let (name, weak) = match self {
             Stored::Digest(d) => (d.name(), true),
             Stored::Crypt(c) => (c.name(), c.weak()),
+            // Dovecot's 5000 rounds of HMAC-SHA1 are far below today's advice.
+            Stored::Pbkdf2(_) => ("PBKDF2-SHA1", true),
             Stored::Plain(_) => ("plaintext", true),
         };
         StoredScheme {
             name,
             weak,
             plaintext: matches!(self, Stored::Plain(_)),
+            too_costly: self.too_costly(),
+        }
+    }
+
+    fn too_costly(&self) -> bool {
+        match self {
+            Stored::Crypt(c) => c.too_costly(),
+            Stored::Pbkdf2(p) => p.too_costly(),
+            Stored::Digest(_) | Stored::Plain(_) => false,
         }
     }
 }
@@ -223,6 +241,8 @@ fn parse(stored: &str) -> Option<Stored<'_>> {
         "MYSQL" => as_digest(digest::parse_mysql(body)),
         "PLAINTEXT" | "PLAIN" | "CLEAR" | "CLEARTEXT" => Some(Stored::Plain(body)),
         "CRYPT" => as_crypt(&Kind::SYSTEM),
+        "DES-CRYPT" => as_crypt(&[Kind::Des]),
+        "PBKDF2" => pbkdf::parse(body).map(Stored::Pbkdf2),
         // `crypt-md5` is the seed README's spelling; tpop3d only knew `crypt_md5`.
         "CRYPT_MD5" | "CRYPT-MD5" | "MD5-CRYPT" => as_crypt(&[Kind::Md5]),
         "SHA256-CRYPT" => as_crypt(&[Kind::Sha256]),
@@ -254,6 +274,7 @@ pub fn verify_bytes(stored: &str, password: &[u8]) -> bool {
     match parse(stored) {
         Some(Stored::Digest(d)) => d.verify(password),
         Some(Stored::Crypt(c)) => c.verify(password),
+        Some(Stored::Pbkdf2(p)) => p.verify(password),
         Some(Stored::Plain(clear)) => digest::plain_eq(clear, password),
         None => false,
     }
@@ -303,6 +324,19 @@ pub fn hash(scheme: Scheme, password: &str) -> Result<String> {
 /// Identifies a stored value (None when unrecognised/malformed).
 pub fn identify(stored: &str) -> Option<StoredScheme> {
     parse(stored).map(|s| s.scheme())
+}
+
+/// What decides how long verifying `stored` takes: its scheme and cost parameters, without salt
+/// or hash (`"SHA-512-crypt rounds=5000"`, `"bcrypt 10"`). `None` when it never verifies. Used to
+/// pad every login to the cost of the slowest kind of stored value seen.
+pub fn cost_class(stored: &str) -> Option<String> {
+    let parsed = parse(stored)?;
+    let name = parsed.scheme().name;
+    Some(match &parsed {
+        Stored::Crypt(c) => format!("{name} {}", c.cost_params()),
+        Stored::Pbkdf2(p) => format!("{name} {}", p.rounds),
+        Stored::Digest(_) | Stored::Plain(_) => name.to_string(),
+    })
 }
 
 /// The cleartext of a `{plaintext}` (or {PLAIN}/{CLEAR}/{CLEARTEXT}) value, else None. Used for

@@ -614,3 +614,69 @@ fn hash_refuses_unusable_passwords() {
         }
     }
 }
+
+/// Dovecot 2.3's DES-CRYPT and PBKDF2, written by `doveadm pw -s SCHEME` (dovecot-core 2.3.19).
+#[test]
+fn dovecot_des_crypt_and_pbkdf2_vectors() {
+    let cases = [
+        ("{DES-CRYPT}UPU4E2PEANVpo", SECRET),
+        ("{DES-CRYPT}zhzR/CFYm97bQ", SECRET),
+        ("{des-crypt}EnA40Q4w4cOqg", UMLAUT),
+        (
+            "{PBKDF2}$1$l45uC7dfLknp2Jok$5000$bdc1dba8000b899941d8463b5a2d134cd1420953",
+            SECRET,
+        ),
+        (
+            "{PBKDF2}$1$VRyPVipR2fuRD/Zy$5000$52f984a17eb8f81dcea4b08c54f05323d6f2ee66",
+            UMLAUT,
+        ),
+        (
+            "{PBKDF2}$1$k6dZOu5A7W9tqtlT$12000$d31412f2a1fb955b086711ec962b4363100014e6",
+            UMLAUT,
+        ),
+    ];
+    for (stored, pw) in cases {
+        check(stored, pw);
+    }
+    assert_eq!(identify(cases[0].0).unwrap().name, "DES crypt");
+    assert_eq!(identify(cases[3].0).unwrap().name, "PBKDF2-SHA1");
+    for bad in [
+        "{PBKDF2}$1$l45uC7dfLknp2Jok$5000$bdc1dba8000b899941d8463b5a2d134cd142095",
+        "{PBKDF2}$1$l45uC7dfLknp2Jok$05000$bdc1dba8000b899941d8463b5a2d134cd1420953",
+        "{PBKDF2}$1$l45uC7dfLknp2Jok$0$bdc1dba8000b899941d8463b5a2d134cd1420953",
+        "{PBKDF2}$1$$5000$bdc1dba8000b899941d8463b5a2d134cd1420953",
+        "{PBKDF2}$2$l45uC7dfLknp2Jok$5000$bdc1dba8000b899941d8463b5a2d134cd1420953",
+        "{PBKDF2}$1$l45uC7dfLknp2Jok$5000$bdc1dba8000b899941d8463b5a2d134cd1420953$",
+        "{DES-CRYPT}$1$abcdefgh$cHJi5PXp/ki/ktXzqlk6I1",
+    ] {
+        assert!(!verify(bad, SECRET), "{bad}");
+        assert!(identify(bad).is_none(), "{bad}");
+    }
+}
+
+/// Values whose cost exceeds the limits are recognised, flagged, and never computed (computing
+/// the 999999999-round SHA-512-crypt or bcrypt cost 31 would take hours: this test would hang).
+#[test]
+fn over_cost_hashes_are_never_computed() {
+    let costly = [
+        "{crypt}$6$rounds=999999999$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1",
+        "{crypt}$5$rounds=500001$saltsalt$hc82M0f0nVCTJ2WBIqDWdNMwVUQZjCpAPQ3kssG6vOA",
+        "{BLF-CRYPT}$2b$31$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui",
+        "{crypt}$2y$13$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui",
+        "{PBKDF2}$1$l45uC7dfLknp2Jok$4000000000$bdc1dba8000b899941d8463b5a2d134cd1420953",
+        "{ARGON2ID}$argon2id$v=19$m=1048576,t=4,p=1$Prh814IPUO7YmB8qD476mg$hMianaO2BMuY3J+6+y63VBIyI2s6IRPjhMgOBQ/VNSo",
+    ];
+    for stored in costly {
+        let id = identify(stored).unwrap_or_else(|| panic!("{stored} must be identified"));
+        assert!(id.too_costly, "{stored}");
+        assert!(!verify(stored, SECRET), "{stored}");
+    }
+    for fine in [
+        "{crypt}$5$rounds=500000$saltsalt$hc82M0f0nVCTJ2WBIqDWdNMwVUQZjCpAPQ3kssG6vOA",
+        "{BLF-CRYPT}$2y$12$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui",
+        "{PBKDF2}$1$l45uC7dfLknp2Jok$5000$bdc1dba8000b899941d8463b5a2d134cd1420953",
+        "{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$Prh814IPUO7YmB8qD476mg$hMianaO2BMuY3J+6+y63VBIyI2s6IRPjhMgOBQ/VNSo",
+    ] {
+        assert!(!identify(fine).unwrap().too_costly, "{fine}");
+    }
+}

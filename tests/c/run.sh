@@ -202,7 +202,7 @@ int main(int argc, char **argv) {
               vmailsql_create_schema(h) != VMAILSQL_OK ||
               vmailsql_add_domain(h, "example.org", "/var/mail/example.org", "vmail", NULL,
                                   VMAILSQL_UNLIMITED) != VMAILSQL_OK ||
-              vmailsql_add_popbox(h, "example.org", "alice", "pw", NULL) != VMAILSQL_OK ||
+              vmailsql_add_popbox(h, "example.org", "alice", "alice-pw", NULL) != VMAILSQL_OK ||
               vmailsql_add_forwarder(h, "example.org", "info",
                                      "alice@example.org, bob@elsewhere.example") != VMAILSQL_OK;
     if (bad)

@@ -73,7 +73,7 @@ static void db_url(char *buf, size_t size) {
 /* A fresh SQLite database with the recommended schema and:
  *   example.org (path /var/mail/example.org, user vmail, admin password "admin-pw")
  *   alias example.net -> example.org
- *   popbox alice ("s3cret"), popbox carol ({plaintext}tanstaaf), popbox dave ({md5} "secret")
+ *   popbox alice ("alice-s3cret"), popbox carol ({plaintext}tanstaaf), popbox dave ({md5} "secret")
  *   forwarder info -> alice@example.org, bob@elsewhere.example
  * A handle with upgrade_on_login comes from a config file instead. */
 static void populate(vmailsql *h) {
@@ -82,7 +82,7 @@ static void populate(vmailsql *h) {
                                    VMAILSQL_UNLIMITED),
                VMAILSQL_OK);
     CHECK_CODE(vmailsql_add_alias(h, "example.net", "example.org"), VMAILSQL_OK);
-    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "alice", "s3cret", NULL), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "alice", "alice-s3cret", NULL), VMAILSQL_OK);
     CHECK_CODE(vmailsql_add_popbox_record(h, "example.org", "carol", "{plaintext}tanstaaf",
                                           "carol.mbox"),
                VMAILSQL_OK);
@@ -213,6 +213,24 @@ static void test_open_config(void) {
     CHECK_CODE(vmailsql_open(path, &h), VMAILSQL_INVALID_INPUT);
     CHECK(strstr(vmailsql_last_error(), "hunter2") == NULL);
     CHECK(h == SENTINEL);
+    /* The same for a password given as ?password=, and a file others can write is refused. */
+    write_file(path, "database = mysql://vmail@localhost/vmail?password=hunter2\n", 0644);
+    CHECK_CODE(vmailsql_open(path, &h), VMAILSQL_INVALID_INPUT);
+    CHECK(strstr(vmailsql_last_error(), "hunter2") == NULL);
+    CHECK(strstr(vmailsql_last_error(), "0644") != NULL);
+    snprintf(path, sizeof path, "%s/writable.conf", tmpdir);
+    write_file(path, "database = sqlite::memory:\n", 0666);
+    CHECK_CODE(vmailsql_open(path, &h), VMAILSQL_INVALID_INPUT);
+    CHECK(strstr(vmailsql_last_error(), "0666") != NULL);
+    CHECK(h == SENTINEL);
+    /* A server that refuses at once: the message names it, never the query's password. */
+    h = NULL;
+    CHECK_CODE(vmailsql_open_url("mysql://u@127.0.0.1:1/d?password=hunter2", &h), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_create_schema(h), VMAILSQL_TEMPORARY);
+    CHECK(strstr(vmailsql_last_error(), "hunter2") == NULL);
+    CHECK(strstr(vmailsql_last_error(), "127.0.0.1") != NULL);
+    vmailsql_free(h);
+    h = (vmailsql *)SENTINEL;
 
     CHECK_CODE(vmailsql_open(BAD_UTF8, &h), VMAILSQL_INVALID_INPUT);
     CHECK_CODE(vmailsql_open(NULL, NULL), VMAILSQL_NULL_ARGUMENT);
@@ -364,7 +382,7 @@ static void test_domains(void) {
     CHECK_CODE(vmailsql_authenticate_domain(h, NULL, "x"), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_set_domain_password(h, "example.com", "new-admin"), VMAILSQL_OK);
     CHECK_CODE(vmailsql_authenticate_domain(h, "example.com", "new-admin"), VMAILSQL_OK);
-    CHECK_CODE(vmailsql_set_domain_password(h, "nope.example", "x"), VMAILSQL_NOT_FOUND);
+    CHECK_CODE(vmailsql_set_domain_password(h, "nope.example", "long-enough"), VMAILSQL_NOT_FOUND);
     CHECK_CODE(vmailsql_set_domain_password(h, "example.com", ""), VMAILSQL_INVALID_INPUT);
 
     CHECK_CODE(vmailsql_delete_domain(h, "example.com"), VMAILSQL_OK);
@@ -400,17 +418,17 @@ static void test_popboxes(void) {
     CHECK(p == SENTINEL);
     CHECK_CODE(vmailsql_get_popbox(h, "example.org", "alice", NULL), VMAILSQL_NULL_ARGUMENT);
 
-    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "alice", "x", NULL), VMAILSQL_CONFLICT);
-    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "eve", "x", "alice"), VMAILSQL_CONFLICT);
-    CHECK_CODE(vmailsql_add_popbox(h, "unknown.example", "eve", "x", NULL), VMAILSQL_NOT_FOUND);
-    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "eve", "x", "../../etc/passwd"),
+    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "alice", "x-password", NULL), VMAILSQL_CONFLICT);
+    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "eve", "x-password", "alice"), VMAILSQL_CONFLICT);
+    CHECK_CODE(vmailsql_add_popbox(h, "unknown.example", "eve", "x-password", NULL), VMAILSQL_NOT_FOUND);
+    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "eve", "x-password", "../../etc/passwd"),
                VMAILSQL_INVALID_INPUT);
-    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "_default_", "x", NULL),
+    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "_default_", "x-password", NULL),
                VMAILSQL_INVALID_INPUT);
     CHECK_CODE(vmailsql_add_popbox(h, "example.org", "eve", "", NULL), VMAILSQL_INVALID_INPUT);
     CHECK_CODE(vmailsql_add_popbox(h, "example.org", "eve", BAD_UTF8, NULL),
                VMAILSQL_INVALID_INPUT);
-    CHECK_CODE(vmailsql_add_popbox(h, "example.org", NULL, "x", NULL), VMAILSQL_NULL_ARGUMENT);
+    CHECK_CODE(vmailsql_add_popbox(h, "example.org", NULL, "x-password", NULL), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_add_popbox_record(h, "example.org", "frank", NULL, NULL), VMAILSQL_OK);
     CHECK_CODE(vmailsql_add_popbox_record(h, "example.org", "alice", "{md5}x", NULL),
                VMAILSQL_CONFLICT);
@@ -424,8 +442,8 @@ static void test_popboxes(void) {
     /* The popbox limit. */
     CHECK_CODE(vmailsql_add_domain(h, "small.example", "/var/mail/small", "vmail", NULL, 1),
                VMAILSQL_OK);
-    CHECK_CODE(vmailsql_add_popbox(h, "small.example", "one", "pw-one", NULL), VMAILSQL_OK);
-    CHECK_CODE(vmailsql_add_popbox(h, "small.example", "two", "pw-two", NULL),
+    CHECK_CODE(vmailsql_add_popbox(h, "small.example", "one", "popbox-one", NULL), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_add_popbox(h, "small.example", "two", "popbox-two", NULL),
                VMAILSQL_LIMIT_EXCEEDED);
     CHECK(strstr(vmailsql_last_error(), "maximum") != NULL);
 
@@ -444,24 +462,26 @@ static void test_popboxes(void) {
     CHECK_CODE(vmailsql_list_popboxes(h, BAD_UTF8, &list), VMAILSQL_INVALID_INPUT);
 
     /* Administrator sets, user changes. */
-    CHECK_CODE(vmailsql_set_popbox_password(h, "example.org", "alice", "n3w"), VMAILSQL_OK);
-    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "n3w", NULL), VMAILSQL_OK);
-    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "s3cret", NULL),
+    CHECK_CODE(vmailsql_set_popbox_password(h, "example.org", "alice", "new-s3cret"), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_set_popbox_password(h, "example.org", "alice", "short"),
+               VMAILSQL_INVALID_INPUT); /* password_min_length, default 8 */
+    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "new-s3cret", NULL), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "alice-s3cret", NULL),
                VMAILSQL_AUTH_FAILED);
-    CHECK_CODE(vmailsql_set_popbox_password(h, "example.org", "nobody", "x"), VMAILSQL_NOT_FOUND);
-    CHECK_CODE(vmailsql_change_popbox_password(h, "alice@example.org", "wrong", "other"),
+    CHECK_CODE(vmailsql_set_popbox_password(h, "example.org", "nobody", "long-enough"), VMAILSQL_NOT_FOUND);
+    CHECK_CODE(vmailsql_change_popbox_password(h, "alice@example.org", "wrong", "other-s3cret"),
                VMAILSQL_AUTH_FAILED);
-    CHECK_CODE(vmailsql_change_popbox_password(h, "nobody@example.org", "n3w", "other"),
+    CHECK_CODE(vmailsql_change_popbox_password(h, "nobody@example.org", "new-s3cret", "other-s3cret"),
                VMAILSQL_AUTH_FAILED);
-    CHECK_CODE(vmailsql_change_popbox_password(h, "alice@example.org", "n3w", "other"),
+    CHECK_CODE(vmailsql_change_popbox_password(h, "alice@example.org", "new-s3cret", "other-s3cret"),
                VMAILSQL_OK);
-    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "other", NULL), VMAILSQL_OK);
-    CHECK_CODE(vmailsql_change_popbox_password(h, "alice@example.org", "other", NULL),
+    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "other-s3cret", NULL), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_change_popbox_password(h, "alice@example.org", "other-s3cret", NULL),
                VMAILSQL_NULL_ARGUMENT);
 
     CHECK_CODE(vmailsql_delete_popbox(h, "example.org", "alice"), VMAILSQL_OK);
     CHECK_CODE(vmailsql_delete_popbox(h, "example.org", "alice"), VMAILSQL_NOT_FOUND);
-    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "other", NULL),
+    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "other-s3cret", NULL),
                VMAILSQL_AUTH_FAILED);
     vmailsql_free(h);
 }
@@ -635,7 +655,7 @@ static void test_authenticate(void) {
     vmailsql *h = fresh_db();
     vmailsql_mailbox *m = (vmailsql_mailbox *)SENTINEL;
 
-    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "s3cret", &m), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "alice-s3cret", &m), VMAILSQL_OK);
     CHECK_STR(m->domain, "example.org");
     CHECK_STR(m->local_part, "alice");
     CHECK_STR(m->mbox_path, "/var/mail/example.org/alice");
@@ -643,24 +663,24 @@ static void test_authenticate(void) {
     CHECK_STR(m->unix_user, "vmail");
     vmailsql_mailbox_free(m);
     /* tpop3d's separators; the mailbox out-parameter is optional. */
-    CHECK_CODE(vmailsql_authenticate(h, "alice%example.org", "s3cret", NULL), VMAILSQL_OK);
-    CHECK_CODE(vmailsql_authenticate(h, "Alice@Example.Org", "s3cret", NULL), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_authenticate(h, "alice%example.org", "alice-s3cret", NULL), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_authenticate(h, "Alice@Example.Org", "alice-s3cret", NULL), VMAILSQL_OK);
 
     m = (vmailsql_mailbox *)SENTINEL;
     CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "S3CRET", &m), VMAILSQL_AUTH_FAILED);
     CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "", &m), VMAILSQL_AUTH_FAILED);
-    CHECK_CODE(vmailsql_authenticate(h, "mallory@example.org", "s3cret", &m),
+    CHECK_CODE(vmailsql_authenticate(h, "mallory@example.org", "alice-s3cret", &m),
                VMAILSQL_AUTH_FAILED);
-    CHECK_CODE(vmailsql_authenticate(h, "alice@unknown.example", "s3cret", &m),
+    CHECK_CODE(vmailsql_authenticate(h, "alice@unknown.example", "alice-s3cret", &m),
                VMAILSQL_AUTH_FAILED);
-    CHECK_CODE(vmailsql_authenticate(h, "alice", "s3cret", &m), VMAILSQL_AUTH_FAILED);
+    CHECK_CODE(vmailsql_authenticate(h, "alice", "alice-s3cret", &m), VMAILSQL_AUTH_FAILED);
     /* tpop3d never resolved aliases for logins (login_via_alias is off by default). */
-    CHECK_CODE(vmailsql_authenticate(h, "alice@example.net", "s3cret", &m), VMAILSQL_AUTH_FAILED);
+    CHECK_CODE(vmailsql_authenticate(h, "alice@example.net", "alice-s3cret", &m), VMAILSQL_AUTH_FAILED);
     /* Passwords are bytes, as tpop3d compared them: a Latin-1 one is just another password. */
     CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "s3cr\xe9t", &m),
                VMAILSQL_AUTH_FAILED);
-    CHECK_CODE(vmailsql_authenticate(h, BAD_UTF8, "s3cret", &m), VMAILSQL_INVALID_INPUT);
-    CHECK_CODE(vmailsql_authenticate(h, NULL, "s3cret", &m), VMAILSQL_NULL_ARGUMENT);
+    CHECK_CODE(vmailsql_authenticate(h, BAD_UTF8, "alice-s3cret", &m), VMAILSQL_INVALID_INPUT);
+    CHECK_CODE(vmailsql_authenticate(h, NULL, "alice-s3cret", &m), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", NULL, &m), VMAILSQL_NULL_ARGUMENT);
     CHECK(m == SENTINEL);
     /* Legacy hashes verify ({md5} hex of "secret"). */
@@ -855,9 +875,9 @@ static void test_password_functions(void) {
     CHECK_CODE(vmailsql_hash_password(h, "x", NULL), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_hash_password(h, "\xff", &hash), VMAILSQL_INVALID_INPUT);
     CHECK(hash == SENTINEL);
-    CHECK_CODE(vmailsql_hash_password(h, "secret", &hash), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_hash_password(h, "secret-pw", &hash), VMAILSQL_OK);
     CHECK(strncmp(hash, "{crypt}$6$", 10) == 0);
-    CHECK_CODE(vmailsql_password_verify(hash, "secret"), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_password_verify(hash, "secret-pw"), VMAILSQL_OK);
     vmailsql_string_free(hash);
     vmailsql_free(h);
 }
@@ -921,7 +941,7 @@ static void test_sessions(void) {
     CHECK(token == SENTINEL);
     /* A new admin password ends the session. */
     CHECK_CODE(vmailsql_create_session(h, "example.org", &token), VMAILSQL_OK);
-    CHECK_CODE(vmailsql_set_domain_password(h, "example.org", "rotated"), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_set_domain_password(h, "example.org", "rotated-pw"), VMAILSQL_OK);
     CHECK_CODE(vmailsql_validate_session(h, "example.org", token), VMAILSQL_AUTH_FAILED);
     vmailsql_string_free(token);
     vmailsql_free(h);
@@ -970,7 +990,7 @@ static void expect_all_temporary(vmailsql *h) {
     CHECK_CODE(vmailsql_resolve(h, "nobody@unknown.example", &r), VMAILSQL_TEMPORARY);
     CHECK_CODE(vmailsql_resolve_parts(h, "info", "example.org", &r), VMAILSQL_TEMPORARY);
     CHECK_CODE(vmailsql_local_domain(h, "example.org", &s), VMAILSQL_TEMPORARY);
-    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "s3cret", &m), VMAILSQL_TEMPORARY);
+    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "alice-s3cret", &m), VMAILSQL_TEMPORARY);
     CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "wrong", &m), VMAILSQL_TEMPORARY);
     CHECK_CODE(vmailsql_authenticate(h, "nobody@example.org", "x", &m), VMAILSQL_TEMPORARY);
     CHECK_CODE(vmailsql_authenticate_apop(h, "carol@example.org", APOP_TS, APOP_DIGEST, &m),
@@ -981,7 +1001,7 @@ static void expect_all_temporary(vmailsql *h) {
     CHECK_CODE(vmailsql_authenticate_domain(h, "example.org", "admin-pw"), VMAILSQL_TEMPORARY);
     CHECK_CODE(vmailsql_list_domains(h, &dl), VMAILSQL_TEMPORARY);
     CHECK_CODE(vmailsql_get_popbox(h, "example.org", "alice", &p), VMAILSQL_TEMPORARY);
-    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "zoe", "pw", NULL), VMAILSQL_TEMPORARY);
+    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "zoe", "popbox-pw", NULL), VMAILSQL_TEMPORARY);
     CHECK(r == SENTINEL && m == SENTINEL && dl == SENTINEL && p == SENTINEL && s == SENTINEL);
     CHECK(vmailsql_last_error()[0] != '\0');
 }
@@ -1023,7 +1043,7 @@ static void test_database_down(void) {
     if (h == NULL)
         return;
     populate(h);
-    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "s3cret", NULL), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_authenticate(h, "alice@example.org", "alice-s3cret", NULL), VMAILSQL_OK);
     {
         vmailsql_resolution *r = NULL;
         CHECK_CODE(vmailsql_resolve(h, "nobody@unknown.example", &r), VMAILSQL_NOT_FOUND);

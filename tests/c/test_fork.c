@@ -75,7 +75,7 @@ static int work(vmailsql *h, int seed) {
     char expected[128];
 
     snprintf(address, sizeof address, "user%d@example.org", i);
-    snprintf(password, sizeof password, "pw-%d", i);
+    snprintf(password, sizeof password, "popbox-pw-%d", i);
     snprintf(expected, sizeof expected, "/var/mail/example.org/user%d", i);
 
     if (vmailsql_resolve(h, address, &r) != VMAILSQL_OK || r->rule != VMAILSQL_RULE_POPBOX ||
@@ -125,7 +125,7 @@ int main(void) {
                               VMAILSQL_UNLIMITED) == VMAILSQL_OK);
     for (i = 0; i < POPBOXES; i++) {
         snprintf(local, sizeof local, "user%d", i);
-        snprintf(password, sizeof password, "pw-%d", i);
+        snprintf(password, sizeof password, "popbox-pw-%d", i);
         CHECK(vmailsql_add_popbox(h, "example.org", local, password, NULL) == VMAILSQL_OK);
     }
     CHECK(vmailsql_add_forwarder(h, "example.org", "info", "user0@example.org") == VMAILSQL_OK);

@@ -24,7 +24,7 @@ import dovecotlib as dl
 
 PASSWORDS = {
     "alice": "alice-s3cret",
-    "bob": "b0b-pw",
+    "bob": "b0b-passw0rd",
 }
 CAROL_CLEAR = "tanstaaf"  # {plaintext}: the only kind of popbox that can use APOP
 DAVE_CLEAR = "secret"  # stored as legacy {md5} hex, upgraded on login
@@ -73,7 +73,7 @@ def site():
         api.add_popbox("example.org", "bob", PASSWORDS["bob"], "bob.mbox")
         api.add_popbox_record("example.org", "carol", "{plaintext}" + CAROL_CLEAR)
         api.add_popbox_record("example.org", "dave", DAVE_MD5)
-        api.add_popbox("odd.example", "olga", "olga-pw")
+        api.add_popbox("odd.example", "olga", "olga-passw0rd")
 
         dl.write_mbox(domain_path / "alice", [(MESSAGE_ID, "hello alice", "First message.")],
                       uid, gid)
@@ -198,7 +198,7 @@ def test_imap_login_and_select(site):
 def test_mailbox_path_with_a_colon_is_escaped_for_dovecot(site):
     client = pop3(site)
     client.user("olga@odd.example")
-    assert client.pass_("olga-pw").startswith(b"+OK")
+    assert client.pass_("olga-passw0rd").startswith(b"+OK")
     _resp, lines, _ = client.retr(1)
     assert b"Message-ID: <olga@elsewhere.example>" in lines
     client.quit()
@@ -268,7 +268,7 @@ def test_checkpassword_success_reply(site):
 
 
 def test_checkpassword_escapes_colons_in_paths(site):
-    status, fields, _ = checkpassword(site, "olga@odd.example", "olga-pw")
+    status, fields, _ = checkpassword(site, "olga@odd.example", "olga-passw0rd")
     assert status == 0
     odd = str(site["odd_path"]).replace(":", "::")
     assert fields["userdb_mail"] == f"mbox:{odd}:INBOX={odd}/olga:INDEX=MEMORY"

@@ -36,6 +36,8 @@ pub struct Census {
     counts: BTreeMap<Kind, (usize, usize)>,
     weak: Vec<String>,
     unusable: Vec<String>,
+    /// Beyond the library's cost limits: every login fails as unsafe data.
+    costly: Vec<String>,
 }
 
 impl Census {
@@ -45,12 +47,16 @@ impl Census {
             let kind = kind_of(p.password_hash.as_deref());
             census.counts.entry(kind).or_default().0 += 1;
             census.note(kind, format!("{}@{}", p.local_part, p.domain));
+            census.note_cost(p.password_hash.as_deref(), || {
+                format!("{}@{}", p.local_part, p.domain)
+            });
         }
         // A domain without an admin password simply has no control-panel login.
         for d in site.domains.iter().filter(|d| d.password_hash.is_some()) {
             let kind = kind_of(d.password_hash.as_deref());
             census.counts.entry(kind).or_default().1 += 1;
             census.note(kind, format!("domain {}", d.name));
+            census.note_cost(d.password_hash.as_deref(), || format!("domain {}", d.name));
         }
         census
     }
@@ -63,8 +69,28 @@ impl Census {
         }
     }
 
+    fn note_cost(&mut self, hash: Option<&str>, account: impl FnOnce() -> String) {
+        if hash
+            .and_then(password::identify)
+            .is_some_and(|s| s.too_costly)
+        {
+            self.costly.push(account());
+        }
+    }
+
     pub fn findings(&self) -> Vec<Finding> {
         let mut found = Vec::new();
+        if !self.costly.is_empty() {
+            found.push(Finding::problem(
+                "costly-hash",
+                format!(
+                    "{} stored with a cost beyond the library's limits, never computed: their \
+                     logins fail as unsafe data (e.g. {}); reset them",
+                    count(self.costly.len(), "password"),
+                    sample(&self.costly)
+                ),
+            ));
+        }
         if !self.weak.is_empty() {
             found.push(Finding::warning(
                 "weak-hash",
@@ -115,7 +141,8 @@ impl Census {
                         "domain_admins": admins })
             })
             .collect();
-        json!({ "schemes": schemes, "weak": self.weak, "unusable": self.unusable })
+        json!({ "schemes": schemes, "weak": self.weak, "unusable": self.unusable,
+                "costly": self.costly })
     }
 }
 

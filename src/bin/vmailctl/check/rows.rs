@@ -70,7 +70,38 @@ fn domain_safety(site: &Site, d: &vmailsql::Domain) -> Vec<Finding> {
                 "bad-unix-user",
                 format!("domain {}: {e}", d.name),
             ));
+        } else {
+            found.extend(numeric_uid_findings(d));
         }
+    }
+    found
+}
+
+/// A numeric `unix_user` with blanks (read as the number, as tpop3d did) or without a passwd
+/// entry (its popboxes cannot log in, as with tpop3d).
+fn numeric_uid_findings(d: &vmailsql::Domain) -> Vec<Finding> {
+    let user = d.unix_user.as_deref().unwrap_or_default();
+    let canonical = address::canonical_unix_user(user);
+    let mut found = Vec::new();
+    if canonical != user {
+        found.push(Finding::warning(
+            "blank-unix-user",
+            format!(
+                "domain {}: unix_user {user:?} has blanks around uid {canonical}",
+                d.name
+            ),
+        ));
+    }
+    match address::uid_has_passwd_entry(user) {
+        Ok(Some(false)) => found.push(Finding::problem(
+            "unknown-uid",
+            format!(
+                "domain {}: unix_user uid {canonical} has no passwd entry: its popboxes cannot log in",
+                d.name
+            ),
+        )),
+        Ok(_) => {}
+        Err(e) => found.push(Finding::warning("unknown-uid", format!("domain {}: {e}", d.name))),
     }
     found
 }
