@@ -77,7 +77,8 @@ impl Vmail {
     /// # Errors
     /// `NotFound` for a domain that is not local or a local part nothing answers for;
     /// `InvalidInput` for a malformed address; `Internal` for stored data that would give an
-    /// unsafe mailbox (a path escaping `domain.path`, no or a root `unix_user`); `Temporary`
+    /// unsafe mailbox (a path escaping `domain.path`, no or a root `unix_user`) or a forward
+    /// target that is a pipe, a file or an `:include:`; `Temporary`
     /// when the database is unreachable.
     pub fn resolve(&self, address: &str) -> Result<Resolution> {
         let (local_part, domain) = address::split_address(address)?;
@@ -115,15 +116,36 @@ pub(crate) fn unsafe_stored(e: Error) -> Error {
     Error::internal(format!("unsafe data in the database: {e}"))
 }
 
+/// The targets of a stored forwarder, each checked: one pipe, file or `:include:` written by
+/// another tool refuses the whole row (the address defers) and the message names the row.
+fn stored_targets(remote: &str, local_part: &str, domain: &str) -> Result<Vec<String>> {
+    let targets = parse_remote_list(remote);
+    for target in &targets {
+        address::check_stored_target(target).map_err(|e| {
+            unsafe_stored(Error::invalid(format!(
+                "forwarder {local_part}@{domain}: {e}"
+            )))
+        })?;
+    }
+    Ok(targets)
+}
+
 fn decide(route: RouteRow, local_part: String) -> Result<Resolution> {
-    let forward = |remote: &str, rule| Resolution::Forward {
-        domain: route.domain.clone(),
-        local_part: local_part.clone(),
-        targets: parse_remote_list(remote),
-        rule,
+    let forward = |remote: &str, rule| -> Result<Resolution> {
+        let row = if rule == Rule::CatchAll {
+            crate::admin::CATCH_ALL
+        } else {
+            &local_part
+        };
+        Ok(Resolution::Forward {
+            domain: route.domain.clone(),
+            local_part: local_part.clone(),
+            targets: stored_targets(remote, row, &route.domain)?,
+            rule,
+        })
     };
     if let Some(remote) = &route.forwarder {
-        return Ok(forward(remote, Rule::Forwarder));
+        return forward(remote, Rule::Forwarder);
     }
     if let Some(mbox_name) = &route.mbox_name {
         let mbox = (!mbox_name.is_empty()).then_some(mbox_name.as_str());
@@ -138,7 +160,7 @@ fn decide(route: RouteRow, local_part: String) -> Result<Resolution> {
         }));
     }
     if let Some(remote) = &route.catch_all {
-        return Ok(forward(remote, Rule::CatchAll));
+        return forward(remote, Rule::CatchAll);
     }
     Err(Error::not_found(format!(
         "no forwarder, popbox or catch-all for {local_part}@{}",
