@@ -143,7 +143,7 @@ impl Vmail {
             max_popbox: new.max_popbox,
         };
         self.write(|db| {
-            if sql::alias(db, &domain.name)?.is_some() {
+            if sql::alias_for_update(db, &domain.name)?.is_some() {
                 return Err(Error::conflict(format!(
                     "{} is already a domain alias",
                     domain.name
@@ -210,7 +210,7 @@ impl Vmail {
         let hash = self.hash_password(password)?;
         self.write(|db| {
             let mut domain = locked_domain(db, &name)?;
-            domain.password_hash = Some(hash);
+            domain.password_hash = Some(hash.clone());
             sql::update_domain(db, &domain)?;
             sql::delete_session(db, &name).map(drop)
         })
@@ -549,13 +549,13 @@ impl Vmail {
         }
         self.write(|db| {
             locked_domain(db, &entry.domain)?;
-            if sql::domain(db, &entry.alias, false)?.is_some() {
+            if sql::domain(db, &entry.alias, true)?.is_some() {
                 return Err(Error::conflict(format!(
                     "{} is a domain, not an alias",
                     entry.alias
                 )));
             }
-            if sql::alias(db, &entry.alias)?.is_some() {
+            if sql::alias_for_update(db, &entry.alias)?.is_some() {
                 return Err(Error::conflict(format!(
                     "alias {} already exists",
                     entry.alias

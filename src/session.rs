@@ -64,8 +64,14 @@ impl Vmail {
         if !matches || expires < now() {
             return Err(Error::auth_failed());
         }
-        let expires = now() + self.session_seconds();
-        self.write(|db| sql::touch_session(db, &domain, &hash, expires))
+        // The extension only applies to the session just checked, and only while it is still
+        // unexpired: one that was destroyed or replaced meanwhile does not validate.
+        let (checked_at, expires) = (now(), now() + self.session_seconds());
+        if self.write(|db| sql::touch_session(db, &domain, &hash, checked_at, expires))? {
+            Ok(())
+        } else {
+            Err(Error::auth_failed())
+        }
     }
 
     /// Ends a domain's session (sign-out).

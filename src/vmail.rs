@@ -125,7 +125,7 @@ impl Vmail {
         self.lock().read(op)
     }
 
-    pub(crate) fn write<T>(&self, op: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(&self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
         self.lock().write(op)
     }
 }

@@ -104,6 +104,11 @@ pub(crate) trait Backend: Send {
     /// True when the last failure showed that the server had ended the connection (closed,
     /// reset, killed): whatever was asked never ran, and a fresh connection may work at once.
     fn connection_ended(&self) -> bool;
+    /// True when the last failure was the server picking this transaction as a deadlock victim
+    /// (it rolled back all of it).
+    fn deadlocked(&self) -> bool {
+        false
+    }
     /// Appended to a SELECT inside a transaction to lock the rows it reads.
     fn lock_clause(&self) -> &'static str;
     /// Names of the vmail tables that exist.
@@ -286,8 +291,10 @@ impl Store {
     /// Runs `op` in one transaction: all of it commits, or none of it does. When the held
     /// connection turns out to have been ended by the server at `BEGIN` (nothing of the write
     /// was sent), the write goes to a fresh connection; once anything of it was sent, a failure
-    /// is reported and never retried (its fate may be unknown).
-    pub(crate) fn write<T>(&mut self, op: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
+    /// is reported and never retried (its fate may be unknown). The one exception is a
+    /// transaction the server chose as a deadlock victim: it was rolled back whole, so it runs
+    /// once more (it then sees what the other transaction committed).
+    pub(crate) fn write<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
         self.call(|store| {
             let had_conn = store.conn.is_some();
             if let Err(e) = store.conn()?.begin() {
@@ -300,14 +307,27 @@ impl Store {
                     return Err(e);
                 }
             }
-            let conn = store.conn()?;
-            let result = op(&mut *conn).and_then(|value| conn.commit().map(|()| value));
-            if let Err(e) = &result {
-                conn.rollback();
-                store.drop_if_temporary(e);
+            match store.transaction_body(&op) {
+                Err(_) if store.conn.as_ref().is_some_and(|c| c.deadlocked()) => {
+                    store.conn()?.begin()?;
+                    store.transaction_body(&op)
+                }
+                other => other,
             }
-            result
         })
+    }
+
+    /// `op` and COMMIT inside a begun transaction; rolled back on failure.
+    fn transaction_body<T>(&mut self, op: &impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        let conn = self.conn()?;
+        let result = op(&mut *conn).and_then(|value| conn.commit().map(|()| value));
+        if let Err(e) = &result {
+            conn.rollback();
+            if !conn.deadlocked() {
+                self.drop_if_temporary(e);
+            }
+        }
+        result
     }
 
     fn drop_if_temporary(&mut self, e: &Error) {

@@ -25,6 +25,8 @@ pub(crate) struct MysqlBackend {
     conn: Conn,
     /// The last failure showed that the server ended the connection.
     ended: bool,
+    /// The last failure was ER_LOCK_DEADLOCK: the server rolled the transaction back.
+    deadlocked: bool,
 }
 
 impl MysqlBackend {
@@ -44,7 +46,11 @@ impl MysqlBackend {
         let conn = Conn::new(opts).map_err(|e| {
             Error::temporary(format!("cannot connect to {shown}: {}", describe(&e)))
         })?;
-        Ok(MysqlBackend { conn, ended: false })
+        Ok(MysqlBackend {
+            conn,
+            ended: false,
+            deadlocked: false,
+        })
     }
 }
 
@@ -183,6 +189,7 @@ impl MysqlBackend {
     fn checked<T>(&mut self, result: std::result::Result<T, mysql::Error>) -> Result<T> {
         result.map_err(|e| {
             self.ended = connection_ended(&e);
+            self.deadlocked = matches!(&e, mysql::Error::MySqlError(m) if m.code == 1213);
             map_err(e)
         })
     }
@@ -217,6 +224,8 @@ impl Backend for MysqlBackend {
     }
 
     fn begin(&mut self) -> Result<()> {
+        self.ended = false;
+        self.deadlocked = false;
         let result = self.conn.query_drop("START TRANSACTION");
         self.checked(result)
     }
@@ -232,6 +241,10 @@ impl Backend for MysqlBackend {
 
     fn connection_ended(&self) -> bool {
         self.ended
+    }
+
+    fn deadlocked(&self) -> bool {
+        self.deadlocked
     }
 
     fn lock_clause(&self) -> &'static str {

@@ -435,6 +435,17 @@ pub(crate) fn alias(db: &mut dyn Backend, alias: &str) -> Result<Option<DomainAl
     Ok(rows.into_iter().next().map(alias_row))
 }
 
+/// As [`alias`], locking the name inside the transaction (also where no row exists yet), so a
+/// concurrent `add_domain` and `add_alias` of one name cannot both succeed.
+pub(crate) fn alias_for_update(db: &mut dyn Backend, alias: &str) -> Result<Option<DomainAlias>> {
+    let sql = format!(
+        "SELECT alias, domain_name FROM domain_alias WHERE alias = ?{}",
+        db.lock_clause()
+    );
+    let rows = db.query(&sql, &[alias.into()])?;
+    Ok(rows.into_iter().next().map(alias_row))
+}
+
 pub(crate) fn aliases(db: &mut dyn Backend, domain: Option<&str>) -> Result<Vec<DomainAlias>> {
     let rows = match domain {
         Some(d) => db.query(
@@ -493,17 +504,21 @@ pub(crate) fn replace_session(
     .map(drop)
 }
 
+/// Extends a session if it is still the one with `id_hash` and has not expired at `now`; false
+/// when no such session exists any more. One statement, so atomic on every engine.
 pub(crate) fn touch_session(
     db: &mut dyn Backend,
     domain: &str,
     id_hash: &str,
+    now: i64,
     expires: i64,
-) -> Result<()> {
-    db.execute(
-        "UPDATE web_session SET expires = ? WHERE domain_name = ? AND session_id = ?",
-        &[expires.into(), domain.into(), id_hash.into()],
-    )
-    .map(drop)
+) -> Result<bool> {
+    let changed = db.execute(
+        "UPDATE web_session SET expires = ? WHERE domain_name = ? AND session_id = ? \
+         AND expires >= ?",
+        &[expires.into(), domain.into(), id_hash.into(), now.into()],
+    )?;
+    Ok(changed == 1)
 }
 
 pub(crate) fn delete_session(db: &mut dyn Backend, domain: &str) -> Result<bool> {
