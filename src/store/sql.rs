@@ -31,22 +31,43 @@ fn route_columns(dom: &str) -> String {
     )
 }
 
+/// The names of the forwarder and popbox rows the collation matched, for [`names_match`].
+fn matched_name_columns(dom: &str) -> String {
+    format!(
+        "(SELECT f.local_part FROM forwarder f WHERE f.domain_name = {dom} AND f.local_part = ?), \
+         (SELECT p.local_part FROM popbox p WHERE p.domain_name = {dom} AND p.local_part = ?)"
+    )
+}
+
 /// One round trip: the domain (directly or through an alias) with the forwarder, popbox and
-/// catch-all that could answer for `local_part`.
+/// catch-all that could answer for `local_part`, and the names of the rows matched.
 pub(crate) fn route_query() -> String {
     format!(
-        "SELECT d.domain_name, d.path, d.unix_user, {}, 0 FROM domain d WHERE d.domain_name = ? \
+        "SELECT d.domain_name, d.path, d.unix_user, {}, 0, d.domain_name, {} FROM domain d \
+         WHERE d.domain_name = ? \
          UNION ALL \
-         SELECT a.domain_name, d.path, d.unix_user, {}, 1 FROM domain_alias a \
+         SELECT a.domain_name, d.path, d.unix_user, {}, 1, a.alias, {} FROM domain_alias a \
          LEFT JOIN domain d ON d.domain_name = a.domain_name WHERE a.alias = ?",
         route_columns("d.domain_name"),
-        route_columns("a.domain_name")
+        matched_name_columns("d.domain_name"),
+        route_columns("a.domain_name"),
+        matched_name_columns("a.domain_name")
     )
 }
 
 pub(crate) fn route_params(domain: &str, local_part: &str) -> Vec<Value> {
     let (d, l) = (Value::from(domain), Value::from(local_part));
-    vec![l.clone(), l.clone(), d.clone(), l.clone(), l, d]
+    let branch = [l.clone(), l.clone(), l.clone(), l, d];
+    branch.iter().chain(&branch).cloned().collect()
+}
+
+/// Whether a row the database matched really has the name looked up. The library decides what
+/// matches, not the collation: names are equal ASCII-case-insensitively and in nothing else
+/// (MySQL's `_ci` collations also equate `é` with `e`, `İ` with `I` and ignore trailing
+/// spaces; SQLite's `NOCASE` does exactly this). The lookup still uses the index, and rows
+/// written in capitals by other tools are still found.
+pub(crate) fn names_match(stored: &str, wanted: &str) -> bool {
+    stored.eq_ignore_ascii_case(wanted)
 }
 
 pub(crate) fn route(
@@ -58,7 +79,9 @@ pub(crate) fn route(
     // A name that is both a domain and an alias acts as the domain.
     let mut best: Option<RouteRow> = None;
     for row in rows {
-        let route = route_row(row);
+        let Some(route) = matching_route(row, domain, local_part) else {
+            continue;
+        };
         if best
             .as_ref()
             .is_none_or(|b| b.via_alias && !route.via_alias)
@@ -67,6 +90,34 @@ pub(crate) fn route(
         }
     }
     Ok(best)
+}
+
+/// The route of one row, without the parts whose names only the collation equated with the
+/// ones looked up; `None` when the domain (or alias) name itself does not match.
+fn matching_route(mut row: Row, domain: &str, local_part: &str) -> Option<RouteRow> {
+    let names: Vec<Option<String>> = row
+        .split_off(row.len().min(7))
+        .into_iter()
+        .map(Value::text)
+        .collect();
+    let name_ok = |i: usize| {
+        names
+            .get(i)
+            .cloned()
+            .flatten()
+            .is_some_and(|n| names_match(&n, if i == 0 { domain } else { local_part }))
+    };
+    if !name_ok(0) {
+        return None;
+    }
+    let mut route = route_row(row);
+    if !name_ok(1) {
+        route.forwarder = None;
+    }
+    if !name_ok(2) {
+        route.mbox_name = None;
+    }
+    Some(route)
 }
 
 fn route_row(row: Row) -> RouteRow {
@@ -86,12 +137,18 @@ fn route_row(row: Row) -> RouteRow {
 /// The real domain a name stands for, when it is local.
 pub(crate) fn local_domain(db: &mut dyn Backend, domain: &str) -> Result<Option<String>> {
     let rows = db.query(
-        "SELECT domain_name, 0 FROM domain WHERE domain_name = ? \
-         UNION ALL SELECT domain_name, 1 FROM domain_alias WHERE alias = ?",
+        "SELECT domain_name, 0, domain_name FROM domain WHERE domain_name = ? \
+         UNION ALL SELECT domain_name, 1, alias FROM domain_alias WHERE alias = ?",
         &[domain.into(), domain.into()],
     )?;
     let mut rows: Vec<(Option<String>, Option<i64>)> = rows
         .into_iter()
+        .filter(|r| {
+            r.get(2)
+                .cloned()
+                .and_then(Value::text)
+                .is_some_and(|n| names_match(&n, domain))
+        })
         .map(|mut r| (r.remove(0).text(), r.remove(0).int()))
         .collect();
     rows.sort_by_key(|(_, via)| *via);
@@ -115,16 +172,41 @@ pub(crate) fn login(
     local_part: &str,
     via_alias: bool,
 ) -> Result<Vec<LoginRow>> {
-    let direct = format!("{LOGIN_COLUMNS} WHERE p.domain_name = ? AND p.local_part = ?");
-    let mut rows = db.query(&direct, &[domain.into(), local_part.into()])?;
+    // The last column is the domain name the login gave, as stored (see `names_match`).
+    let direct = format!(
+        "{} WHERE p.domain_name = ? AND p.local_part = ?",
+        LOGIN_COLUMNS.replacen(" FROM ", ", p.domain_name FROM ", 1)
+    );
+    let mut rows = matching_logins(
+        db.query(&direct, &[domain.into(), local_part.into()])?,
+        domain,
+        local_part,
+    );
     if rows.is_empty() && via_alias {
         let aliased = format!(
-            "{LOGIN_COLUMNS} JOIN domain_alias a ON a.domain_name = p.domain_name \
-             WHERE a.alias = ? AND p.local_part = ?"
+            "{} JOIN domain_alias a ON a.domain_name = p.domain_name \
+             WHERE a.alias = ? AND p.local_part = ?",
+            LOGIN_COLUMNS.replacen(" FROM ", ", a.alias FROM ", 1)
         );
-        rows = db.query(&aliased, &[domain.into(), local_part.into()])?;
+        rows = matching_logins(
+            db.query(&aliased, &[domain.into(), local_part.into()])?,
+            domain,
+            local_part,
+        );
     }
-    Ok(rows.into_iter().map(login_row).collect())
+    Ok(rows)
+}
+
+/// The login rows whose domain (or alias) and local part really are the ones the login gave.
+fn matching_logins(rows: Vec<Row>, domain: &str, local_part: &str) -> Vec<LoginRow> {
+    rows.into_iter()
+        .filter_map(|mut row| {
+            let given = row.pop().and_then(Value::text)?;
+            let row = login_row(row);
+            (names_match(&given, domain) && names_match(&row.popbox.local_part, local_part))
+                .then_some(row)
+        })
+        .collect()
 }
 
 fn login_row(row: Row) -> LoginRow {
