@@ -359,7 +359,7 @@ impl Vmail {
             address::normalize_lookup_local_part(local_part)?,
         );
         let hash = self.hash_password(password)?;
-        let changed = self.write(|db| sql::set_popbox_hash(db, &domain, &local, &hash))?;
+        let changed = self.write_one(|db| sql::set_popbox_hash(db, &domain, &local, &hash))?;
         if changed {
             Ok(())
         } else {
@@ -382,7 +382,7 @@ impl Vmail {
                 "not a password hash any supported scheme can verify",
             ));
         }
-        if self.write(|db| sql::set_popbox_hash(db, &domain, &local, hash))? {
+        if self.write_one(|db| sql::set_popbox_hash(db, &domain, &local, hash))? {
             Ok(())
         } else {
             Err(Error::not_found(format!("no popbox {local}@{domain}")))
@@ -406,7 +406,7 @@ impl Vmail {
         }
         let popbox = popbox.expect("checked above");
         let hash = self.hash_password(new)?;
-        if self.write(|db| sql::swap_popbox_hash(db, &popbox, &stored, &hash))? {
+        if self.write_one(|db| sql::swap_popbox_hash(db, &popbox, &stored, &hash))? {
             Ok(())
         } else {
             Err(Error::conflict(
@@ -424,7 +424,7 @@ impl Vmail {
             normalize_domain(domain)?,
             address::normalize_lookup_local_part(local_part)?,
         );
-        if self.write(|db| sql::delete_popbox(db, &domain, &local))? {
+        if self.write_one(|db| sql::delete_popbox(db, &domain, &local))? {
             Ok(())
         } else {
             Err(Error::not_found(format!("no popbox {local}@{domain}")))
@@ -525,7 +525,7 @@ impl Vmail {
             normalize_domain(domain)?,
             address::normalize_lookup_local_part(local_part)?,
         );
-        if self.write(|db| sql::delete_forwarder(db, &domain, &local))? {
+        if self.write_one(|db| sql::delete_forwarder(db, &domain, &local))? {
             Ok(())
         } else {
             Err(Error::not_found(format!("no forwarder {local}@{domain}")))
@@ -580,7 +580,7 @@ impl Vmail {
     /// `NotFound` when it does not exist.
     pub fn delete_alias(&self, alias: &str) -> Result<()> {
         let alias = normalize_domain(alias)?;
-        if self.write(|db| sql::delete_alias(db, &alias))? {
+        if self.write_one(|db| sql::delete_alias(db, &alias))? {
             Ok(())
         } else {
             Err(Error::not_found(format!("no alias {alias}")))

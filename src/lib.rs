@@ -34,6 +34,7 @@ pub mod address;
 mod admin;
 mod auth;
 pub mod config;
+mod engines;
 mod error;
 // The C ABI: the only module allowed `unsafe`, and it uses only the public API above.
 #[allow(unsafe_code)]
@@ -49,6 +50,7 @@ mod vmail;
 
 pub use admin::{Domain, DomainAlias, DomainChange, Forwarder, NewDomain, Popbox, CATCH_ALL};
 pub use config::Config;
+pub use engines::TableEngine;
 pub use error::{Error, ErrorKind, Result};
 pub use maintain::{Collision, CollisionRule, MigrationReport};
 pub use records::{ImportProblem, ImportReport, Record};

@@ -128,4 +128,9 @@ impl Vmail {
     pub(crate) fn write<T>(&self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
         self.lock().write(op)
     }
+
+    /// A write of exactly one statement (see `Store::write_one`).
+    pub(crate) fn write_one<T>(&self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.lock().write_one(op)
+    }
 }

@@ -104,6 +104,16 @@ pub(crate) trait Backend: Send {
     /// True when the last failure showed that the server had ended the connection (closed,
     /// reset, killed): whatever was asked never ran, and a fresh connection may work at once.
     fn connection_ended(&self) -> bool;
+    /// `(table, engine, transactional)` of each vmail table whose engine the database reports
+    /// (MySQL; SQLite tables are always transactional and report none).
+    fn table_engines(&mut self) -> Result<Vec<(String, String, bool)>> {
+        Ok(Vec::new())
+    }
+    /// The vmail tables without transactions (MyISAM, Aria, ...), as `table (ENGINE)`; cached
+    /// per connection until a schema script runs.
+    fn non_transactional(&mut self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
     /// True when the last failure was the server picking this transaction as a deadlock victim
     /// (it rolled back all of it).
     fn deadlocked(&self) -> bool {
@@ -295,7 +305,24 @@ impl Store {
     /// transaction the server chose as a deadlock victim: it was rolled back whole, so it runs
     /// once more (it then sees what the other transaction committed).
     pub(crate) fn write<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.transact(true, op)
+    }
+
+    /// As [`Store::write`] for an `op` that runs exactly one statement: that is atomic on any
+    /// engine, so it also runs on tables without transactions (MyISAM).
+    pub(crate) fn write_one<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.transact(false, op)
+    }
+
+    fn transact<T>(
+        &mut self,
+        needs_transactions: bool,
+        op: impl Fn(&mut dyn Backend) -> Result<T>,
+    ) -> Result<T> {
         self.call(|store| {
+            if needs_transactions {
+                refuse_without_transactions(store.conn()?)?;
+            }
             let had_conn = store.conn.is_some();
             if let Err(e) = store.conn()?.begin() {
                 if e.kind() != ErrorKind::Temporary || !store.retry_on_fresh(had_conn) {
@@ -357,6 +384,22 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.abandon_if_forked();
     }
+}
+
+/// On tables without transactions, `FOR UPDATE` locks nothing and a failure half-way keeps what
+/// was done: a change of several statements would silently lose its guarantees (limits,
+/// all-or-nothing deletes), so it is refused, naming the tables and the fix.
+fn refuse_without_transactions(db: &mut dyn Backend) -> Result<()> {
+    let tables = db.non_transactional()?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    Err(Error::internal(format!(
+        "table(s) {} have no transactions, so vmailsql makes no changes that need them there \
+         (lookups and logins keep working). Convert them to InnoDB: `vmailctl migrate --innodb` \
+         keeps the legacy schema, `vmailctl migrate` moves to the recommended one",
+        tables.join(", ")
+    )))
 }
 
 /// The schema script for a backend.

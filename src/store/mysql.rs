@@ -27,6 +27,8 @@ pub(crate) struct MysqlBackend {
     ended: bool,
     /// The last failure was ER_LOCK_DEADLOCK: the server rolled the transaction back.
     deadlocked: bool,
+    /// [`Backend::non_transactional`], once asked on this connection.
+    non_transactional: Option<Vec<String>>,
 }
 
 impl MysqlBackend {
@@ -50,6 +52,7 @@ impl MysqlBackend {
             conn,
             ended: false,
             deadlocked: false,
+            non_transactional: None,
         })
     }
 }
@@ -221,6 +224,7 @@ impl Backend for MysqlBackend {
     }
 
     fn execute_script(&mut self, sql: &str) -> Result<()> {
+        self.non_transactional = None;
         for statement in super::split_script(sql) {
             let result = self.conn.query_drop(statement);
             self.checked(result)?;
@@ -250,6 +254,38 @@ impl Backend for MysqlBackend {
 
     fn deadlocked(&self) -> bool {
         self.deadlocked
+    }
+
+    fn table_engines(&mut self) -> Result<Vec<(String, String, bool)>> {
+        let rows = self.query(
+            "SELECT t.table_name, t.engine, COALESCE(e.transactions, 'NO') \
+             FROM information_schema.tables t \
+             LEFT JOIN information_schema.engines e ON e.engine = t.engine \
+             WHERE t.table_schema = DATABASE() AND t.engine IS NOT NULL AND t.table_name IN \
+             ('domain','forwarder','popbox','domain_alias','web_session') ORDER BY t.table_name",
+            &[],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let mut it = r.into_iter().map(|v| v.text().unwrap_or_default());
+                let mut next = || it.next().unwrap_or_default();
+                (next(), next(), next().eq_ignore_ascii_case("YES"))
+            })
+            .collect())
+    }
+
+    fn non_transactional(&mut self) -> Result<Vec<String>> {
+        if self.non_transactional.is_none() {
+            let tables = self
+                .table_engines()?
+                .into_iter()
+                .filter(|(_, _, transactional)| !transactional)
+                .map(|(table, engine, _)| format!("{table} ({engine})"))
+                .collect();
+            self.non_transactional = Some(tables);
+        }
+        Ok(self.non_transactional.clone().unwrap_or_default())
     }
 
     fn lock_clause(&self) -> &'static str {

@@ -509,15 +509,7 @@ fn alias_row(row: Row) -> DomainAlias {
     }
 }
 
-pub(crate) fn alias(db: &mut dyn Backend, alias: &str) -> Result<Option<DomainAlias>> {
-    let rows = db.query(
-        "SELECT alias, domain_name FROM domain_alias WHERE alias = ?",
-        &[alias.into()],
-    )?;
-    Ok(rows.into_iter().next().map(alias_row))
-}
-
-/// As [`alias`], locking the name inside the transaction (also where no row exists yet), so a
+/// One alias, locking the name inside the transaction (also where no row exists yet), so a
 /// concurrent `add_domain` and `add_alias` of one name cannot both succeed.
 pub(crate) fn alias_for_update(db: &mut dyn Backend, alias: &str) -> Result<Option<DomainAlias>> {
     let sql = format!(
