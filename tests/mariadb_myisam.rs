@@ -194,3 +194,164 @@ fn vmailctl_reports_and_converts_the_engine() {
     assert!(v.table_engines().unwrap().iter().all(|t| t.transactional));
     v.add_popbox("example.org", "bob", "pw", None).unwrap();
 }
+
+/// A server of this test's own, which it kills with SIGKILL and starts again on the same data.
+struct OwnServer {
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl OwnServer {
+    fn start() -> OwnServer {
+        let dir = tempfile::Builder::new()
+            .prefix("vmailsql-kill9")
+            .tempdir()
+            .unwrap();
+        let out = Command::new("mariadb-install-db")
+            .args(["--no-defaults", "--user=root", "--skip-test-db"])
+            .arg("--auth-root-authentication-method=normal")
+            .arg(format!("--datadir={}/data", dir.path().display()))
+            .output()
+            .expect("mariadb-install-db (apt-get install mariadb-server)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut server = OwnServer { dir, child: None };
+        server.run();
+        server
+    }
+
+    fn base_url(&self) -> String {
+        format!(
+            "mysql://root@localhost/?socket={}/sock",
+            self.dir.path().display()
+        )
+    }
+
+    fn run(&mut self) {
+        let d = self.dir.path().display();
+        let child = Command::new("mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={d}/data"))
+            .arg(format!("--socket={d}/sock"))
+            .args(["--skip-networking", "--user=root", "--skip-log-bin"])
+            .args([
+                "--innodb-buffer-pool-size=64M",
+                "--innodb-log-file-size=16M",
+            ])
+            .arg(format!("--log-error={d}/data/err"))
+            .spawn()
+            .expect("mariadbd (apt-get install mariadb-server)");
+        self.child = Some(child);
+        let admin = common::with_db(&self.base_url(), "mysql");
+        for _ in 0..1200 {
+            if mysql::Conn::new(mysql::Opts::from_url(&admin).unwrap()).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("mariadbd did not start; see {d}/data/err");
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn scalar(url: &str, sql: &str) -> u64 {
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+    conn.query_first(sql).unwrap().unwrap()
+}
+
+/// `kill -9` of the server while `vmailctl domain delete` runs: on MyISAM the delete is
+/// refused before it starts; converted to InnoDB it is all or nothing.
+#[test]
+fn server_killed_during_domain_delete_leaves_all_or_nothing() {
+    let mut server = OwnServer::start();
+    let url = common::with_db(&server.base_url(), "vmail");
+    raw(
+        &common::with_db(&server.base_url(), "mysql"),
+        "CREATE DATABASE vmail",
+    );
+    let v = Vmail::open_url(&url).unwrap();
+    v.create_schema_of(SchemaKind::Legacy).unwrap();
+    for table in [
+        "domain",
+        "forwarder",
+        "popbox",
+        "domain_alias",
+        "web_session",
+    ] {
+        raw(&url, &format!("ALTER TABLE {table} ENGINE = MyISAM"));
+    }
+    raw(
+        &url,
+        "INSERT INTO domain VALUES ('example.org','vmail',NULL,'/m',NULL)",
+    );
+    let rows = 100_000;
+    for chunk in 0..(rows / 10_000) {
+        let values: Vec<String> = (0..10_000)
+            .map(|i| format!("('example.org','u{chunk}x{i}','x','u{chunk}x{i}')"))
+            .collect();
+        raw(
+            &url,
+            &format!("INSERT INTO popbox VALUES {}", values.join(",")),
+        );
+    }
+    let count = || scalar(&url, "SELECT COUNT(*) FROM popbox");
+    let (code, out, err) = vmailctl(&url, &["domain", "delete", "example.org", "--yes"]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("popbox (MyISAM)"), "{err}");
+    assert_eq!(count(), rows);
+
+    v.convert_to_innodb(false).unwrap();
+    let mut delete = Command::new(BIN)
+        .args([
+            "--database",
+            &url,
+            "domain",
+            "delete",
+            "example.org",
+            "--yes",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // kill the server once the delete has started on the popboxes
+    let watch = common::with_db(&server.base_url(), "mysql");
+    let mut seen = false;
+    for _ in 0..2000 {
+        let running = scalar(
+            &watch,
+            "SELECT COUNT(*) FROM information_schema.processlist \
+             WHERE info LIKE 'DELETE FROM popbox%'",
+        );
+        if running > 0 {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    server.kill9();
+    let _ = delete.wait();
+    assert!(seen, "the delete never reached the popboxes");
+    server.run();
+    let domains = scalar(&url, "SELECT COUNT(*) FROM domain");
+    let popboxes = count();
+    assert!(
+        (domains, popboxes) == (1, rows) || (domains, popboxes) == (0, 0),
+        "half a delete: {domains} domain rows, {popboxes} popboxes"
+    );
+}

@@ -130,7 +130,8 @@ fn stopped_server_costs_one_budget_per_call() {
     // The server runs again: every handle recovers, and the unanswered write never happened.
     assert_eq!(held.local_domain("example.org").unwrap(), "example.org");
     assert_eq!(three.local_domain("example.org").unwrap(), "example.org");
-    assert_eq!(kind(writer.domain("new.example")).0, ErrorKind::NotFound);
+    let (k, msg) = kind(writer.domain("new.example"));
+    assert_eq!(k, ErrorKind::NotFound, "{msg}");
     writer
         .add_domain(&NewDomain::new("new.example", "/m", "vmail"))
         .unwrap();
@@ -147,10 +148,25 @@ fn end_connections(url: &str) {
         )
         .unwrap();
     assert!(!ids.is_empty());
-    for id in ids {
+    for id in &ids {
         // a connection that ended meanwhile is "unknown thread" (1094): fine
         if let Err(e) = a.query_drop(format!("KILL {id}")) {
             assert!(e.to_string().contains("1094"), "{e}");
+        }
+    }
+    // KILL returns before the connection is closed: wait until it is gone
+    let started = Instant::now();
+    for id in ids {
+        while a
+            .exec_first::<u64, _, _>(
+                "SELECT id FROM information_schema.processlist WHERE id = ?",
+                (id,),
+            )
+            .unwrap()
+            .is_some()
+        {
+            assert!(started.elapsed() < Duration::from_secs(30), "{id} lives on");
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }

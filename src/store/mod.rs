@@ -320,20 +320,12 @@ impl Store {
         op: impl Fn(&mut dyn Backend) -> Result<T>,
     ) -> Result<T> {
         self.call(|store| {
-            if needs_transactions {
-                refuse_without_transactions(store.conn()?)?;
-            }
-            let had_conn = store.conn.is_some();
-            if let Err(e) = store.conn()?.begin() {
-                if e.kind() != ErrorKind::Temporary || !store.retry_on_fresh(had_conn) {
-                    store.drop_if_temporary(&e);
-                    return Err(e);
+            store.before_write(|db| {
+                if needs_transactions {
+                    refuse_without_transactions(db)?;
                 }
-                if let Err(e) = store.conn()?.begin() {
-                    store.drop_if_temporary(&e);
-                    return Err(e);
-                }
-            }
+                db.begin()
+            })?;
             match store.transaction_body(&op) {
                 Err(_) if store.conn.as_ref().is_some_and(|c| c.deadlocked()) => {
                     store.conn()?.begin()?;
@@ -344,14 +336,35 @@ impl Store {
         })
     }
 
+    /// Runs what precedes a write (the engine check, BEGIN): nothing of the write itself is
+    /// sent yet, so when the held connection turns out to have been ended by the server, it
+    /// runs once more on a fresh connection.
+    fn before_write(&mut self, step: impl Fn(&mut dyn Backend) -> Result<()>) -> Result<()> {
+        let had_conn = self.conn.is_some();
+        let first = step(self.conn()?);
+        let result = match first {
+            Err(e) if e.kind() == ErrorKind::Temporary && self.retry_on_fresh(had_conn) => {
+                step(self.conn()?)
+            }
+            other => other,
+        };
+        if let Err(e) = &result {
+            self.drop_if_temporary(e);
+        }
+        result
+    }
+
     /// `op` and COMMIT inside a begun transaction; rolled back on failure.
     fn transaction_body<T>(&mut self, op: &impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
         let conn = self.conn()?;
         let result = op(&mut *conn).and_then(|value| conn.commit().map(|()| value));
         if let Err(e) = &result {
-            conn.rollback();
-            if !conn.deadlocked() {
-                self.drop_if_temporary(e);
+            if e.kind() == ErrorKind::Temporary && !conn.deadlocked() {
+                // The connection is given up without a ROLLBACK (on a hung server that would
+                // wait once more): the server rolls back what it had begun when it goes.
+                self.conn = None;
+            } else {
+                conn.rollback();
             }
         }
         result
