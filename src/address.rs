@@ -139,6 +139,25 @@ pub fn parse_remote_list(remote_name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Checks one target of a stored `remote_name` (written by any tool) before it is handed to a
+/// mail daemon: never a pipe, a file, an `:include:` or other Exim special item, quoted or not.
+/// Plain addresses pass, also unqualified ones and those written in capitals, as the seed's
+/// Exim router accepted them.
+///
+/// # Errors
+/// `InvalidInput` naming the target.
+pub fn check_stored_target(target: &str) -> Result<()> {
+    let bare = target.trim_start_matches(['"', '\\']).trim_start();
+    let special = bare.starts_with(['|', '/', '~', ':']);
+    if special || target.chars().any(char::is_control) {
+        return Err(Error::invalid(format!(
+            "forward target {:?} is a pipe, file or special item, not an address",
+            printable(target)
+        )));
+    }
+    Ok(())
+}
+
 fn check_remote_target(target: &str) -> Result<()> {
     if target.starts_with(['/', '|', ':']) || target.chars().any(|c| c.is_control() || c == '"') {
         return Err(Error::invalid(format!(
@@ -411,6 +430,31 @@ mod tests {
             Some("99999999999"),
         ] {
             assert!(check_unix_user(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stored_targets_are_never_pipes_or_files() {
+        for ok in [
+            "fred@example.org",
+            "Fred@Example.ORG",
+            "postmaster",
+            "a.b+c@d.example",
+        ] {
+            assert!(check_stored_target(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "|/bin/sh -c id",
+            "\"|/bin/sh -c id\"",
+            "/etc/passwd",
+            "~/mbox",
+            ":include:/etc/x",
+            ":blackhole:",
+            "\"/var/mail/x\"",
+            "\\|cmd",
+            "a\nb@c",
+        ] {
+            assert!(check_stored_target(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -93,7 +93,7 @@ impl Vmail {
             max_popbox: new.max_popbox,
         };
         self.write(|db| {
-            if sql::alias(db, &domain.name)?.is_some() {
+            if sql::alias_for_update(db, &domain.name)?.is_some() {
                 return Err(Error::conflict(format!(
                     "{} is already a domain alias",
                     domain.name
@@ -160,7 +160,7 @@ impl Vmail {
         let hash = self.hash_password(password)?;
         self.write(|db| {
             let mut domain = locked_domain(db, &name)?;
-            domain.password_hash = Some(hash);
+            domain.password_hash = Some(hash.clone());
             sql::update_domain(db, &domain)?;
             sql::delete_session(db, &name).map(drop)
         })
@@ -312,7 +312,7 @@ impl Vmail {
             address::normalize_lookup_local_part(local_part)?,
         );
         let hash = self.hash_password(password)?;
-        let changed = self.write(|db| sql::set_popbox_hash(db, &domain, &local, &hash))?;
+        let changed = self.write_one(|db| sql::set_popbox_hash(db, &domain, &local, &hash))?;
         if changed {
             Ok(())
         } else {
@@ -336,7 +336,7 @@ impl Vmail {
             ));
         }
         password::limits::refuse_over_cost(hash)?;
-        if self.write(|db| sql::set_popbox_hash(db, &domain, &local, hash))? {
+        if self.write_one(|db| sql::set_popbox_hash(db, &domain, &local, hash))? {
             Ok(())
         } else {
             Err(Error::not_found(format!("no popbox {local}@{domain}")))
@@ -370,7 +370,7 @@ impl Vmail {
             _ => return Err(Error::auth_failed()),
         };
         let hash = self.hash_password(new)?;
-        if self.write(|db| sql::swap_popbox_hash(db, &popbox, &stored, &hash))? {
+        if self.write_one(|db| sql::swap_popbox_hash(db, &popbox, &stored, &hash))? {
             Ok(())
         } else {
             Err(Error::conflict(
@@ -388,7 +388,7 @@ impl Vmail {
             normalize_domain(domain)?,
             address::normalize_lookup_local_part(local_part)?,
         );
-        if self.write(|db| sql::delete_popbox(db, &domain, &local))? {
+        if self.write_one(|db| sql::delete_popbox(db, &domain, &local))? {
             Ok(())
         } else {
             Err(Error::not_found(format!("no popbox {local}@{domain}")))
@@ -489,7 +489,7 @@ impl Vmail {
             normalize_domain(domain)?,
             address::normalize_lookup_local_part(local_part)?,
         );
-        if self.write(|db| sql::delete_forwarder(db, &domain, &local))? {
+        if self.write_one(|db| sql::delete_forwarder(db, &domain, &local))? {
             Ok(())
         } else {
             Err(Error::not_found(format!("no forwarder {local}@{domain}")))
@@ -513,13 +513,13 @@ impl Vmail {
         }
         self.write(|db| {
             locked_domain(db, &entry.domain)?;
-            if sql::domain(db, &entry.alias, false)?.is_some() {
+            if sql::domain(db, &entry.alias, true)?.is_some() {
                 return Err(Error::conflict(format!(
                     "{} is a domain, not an alias",
                     entry.alias
                 )));
             }
-            if sql::alias(db, &entry.alias)?.is_some() {
+            if sql::alias_for_update(db, &entry.alias)?.is_some() {
                 return Err(Error::conflict(format!(
                     "alias {} already exists",
                     entry.alias
@@ -544,7 +544,7 @@ impl Vmail {
     /// `NotFound` when it does not exist.
     pub fn delete_alias(&self, alias: &str) -> Result<()> {
         let alias = normalize_domain(alias)?;
-        if self.write(|db| sql::delete_alias(db, &alias))? {
+        if self.write_one(|db| sql::delete_alias(db, &alias))? {
             Ok(())
         } else {
             Err(Error::not_found(format!("no alias {alias}")))

@@ -35,6 +35,7 @@ mod admin;
 mod auth;
 pub mod config;
 mod domain_cache;
+mod engines;
 mod error;
 // The C ABI: the only module allowed `unsafe`, and it uses only the public API above.
 #[allow(unsafe_code)]
@@ -52,6 +53,7 @@ mod vmail;
 
 pub use admin::{DomainChange, NewDomain};
 pub use config::Config;
+pub use engines::TableEngine;
 pub use error::{Error, ErrorKind, Result};
 pub use mailbox::Mailbox;
 pub use records::{ImportProblem, ImportReport, Record};

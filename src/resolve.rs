@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::address::{self, parse_remote_list};
 use crate::error::{Error, Result};
-use crate::mailbox::{Mailbox, StoredMailbox};
+use crate::mailbox::{unsafe_stored, Mailbox, StoredMailbox};
 use crate::store::sql::{self, RouteRow};
 use crate::vmail::Vmail;
 
@@ -65,7 +65,8 @@ impl Vmail {
     /// # Errors
     /// `NotFound` for a domain that is not local or a local part nothing answers for;
     /// `InvalidInput` for a malformed address; `UnsafeData` for stored data that would give an
-    /// unsafe mailbox (a path escaping `domain.path`, no or a root `unix_user`); `Temporary`
+    /// unsafe mailbox (a path escaping `domain.path`, no or a root `unix_user`) or a forward
+    /// target that is a pipe, a file or an `:include:`; `Temporary`
     /// when the database is unreachable.
     pub fn resolve(&self, address: &str) -> Result<Resolution> {
         let (local_part, domain) = address::split_address(address)?;
@@ -122,20 +123,38 @@ impl Vmail {
     }
 }
 
+/// The targets of a stored forwarder, each checked: one pipe, file or `:include:` written by
+/// another tool refuses the whole row (the address defers) and the message names the row.
+fn stored_targets(remote: &str, local_part: &str, domain: &str) -> Result<Vec<String>> {
+    let targets = parse_remote_list(remote);
+    for target in &targets {
+        address::check_stored_target(target)
+            .map_err(|e| unsafe_stored(&format!("forwarder {local_part}@{domain}"), e))?;
+    }
+    Ok(targets)
+}
+
 fn decide(route: RouteRow, local_part: String) -> Result<Resolution> {
     let RouteRow {
         domain: row,
         forwarder,
         mbox_name,
     } = route;
-    let forward = |remote: &str, rule| Resolution::Forward {
-        domain: row.domain.clone(),
-        local_part: local_part.clone(),
-        targets: parse_remote_list(remote),
-        rule,
+    let forward = |remote: &str, rule| -> Result<Resolution> {
+        let name = if rule == Rule::CatchAll {
+            crate::rows::CATCH_ALL
+        } else {
+            &local_part
+        };
+        Ok(Resolution::Forward {
+            domain: row.domain.clone(),
+            local_part: local_part.clone(),
+            targets: stored_targets(remote, name, &row.domain)?,
+            rule,
+        })
     };
     if let Some(remote) = &forwarder {
-        return Ok(forward(remote, Rule::Forwarder));
+        return forward(remote, Rule::Forwarder);
     }
     if mbox_name.is_some() {
         return Ok(Resolution::Mailbox(Mailbox::from_stored(&StoredMailbox {
@@ -147,7 +166,7 @@ fn decide(route: RouteRow, local_part: String) -> Result<Resolution> {
         })?));
     }
     if let Some(remote) = &row.catch_all {
-        return Ok(forward(remote, Rule::CatchAll));
+        return forward(remote, Rule::CatchAll);
     }
     Err(Error::not_found(format!(
         "no forwarder, popbox or catch-all for {local_part}@{}",

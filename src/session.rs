@@ -64,8 +64,14 @@ impl Vmail {
         if !matches || expires < now() {
             return Err(Error::auth_failed());
         }
-        let expires = now() + self.session_seconds();
-        self.write(|db| sql::touch_session(db, &domain, &hash, expires))
+        // The extension only applies to the session just checked, and only while it is still
+        // unexpired: one that was destroyed or replaced meanwhile does not validate.
+        let (checked_at, expires) = (now(), now() + self.session_seconds());
+        if self.write_one(|db| sql::touch_session(db, &domain, &hash, checked_at, expires))? {
+            Ok(())
+        } else {
+            Err(Error::auth_failed())
+        }
     }
 
     /// Ends a domain's session (sign-out).
@@ -74,7 +80,8 @@ impl Vmail {
     /// `Temporary` when the database is unreachable.
     pub fn destroy_session(&self, domain: &str) -> Result<()> {
         let domain = normalize_domain(domain)?;
-        self.write(|db| sql::delete_session(db, &domain)).map(drop)
+        self.write_one(|db| sql::delete_session(db, &domain))
+            .map(drop)
     }
 
     /// Deletes every expired session; returns how many.
@@ -82,7 +89,7 @@ impl Vmail {
     /// # Errors
     /// `Temporary` when the database is unreachable.
     pub fn expire_sessions(&self) -> Result<u64> {
-        self.write(|db| sql::expire_sessions(db, now()))
+        self.write_one(|db| sql::expire_sessions(db, now()))
     }
 
     fn session_seconds(&self) -> i64 {

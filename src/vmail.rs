@@ -87,12 +87,17 @@ impl Vmail {
         self.lock().read(op)
     }
 
-    pub(crate) fn write<T>(&self, op: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(&self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
         self.lock().write(op)
     }
 
     /// Runs schema statements (DDL): once, never retried, outside a transaction.
     pub(crate) fn ddl<T>(&self, op: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
         self.lock().ddl(op)
+    }
+
+    /// A write of exactly one statement (see `Store::write_one`).
+    pub(crate) fn write_one<T>(&self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.lock().write_one(op)
     }
 }

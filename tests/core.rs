@@ -194,6 +194,49 @@ fn unsafe_stored_data_is_refused(b: Backend) {
     assert_eq!(kind(v.resolve("alice@example.org")), ErrorKind::UnsafeData);
 }
 
+/// Forward targets written by another tool that would make Exim run a command, write a file or
+/// read one: the address is refused (it defers), naming the row; the shipped routers' forbid_*
+/// options are no longer the only guard.
+fn unsafe_forward_targets_are_refused(b: Backend) {
+    let fx = populated(b);
+    for (i, target) in [
+        "|/bin/sh -c id",
+        "/etc/passwd",
+        ":include:/etc/x",
+        "ok@remote.example, \"|/usr/bin/x\"",
+    ]
+    .iter()
+    .enumerate()
+    {
+        raw(
+            &fx,
+            &format!(
+                "INSERT INTO forwarder (domain_name, local_part, remote_name) VALUES \
+                 ('example.org', 'bad{i}', '{target}')"
+            ),
+        );
+        let e = fx
+            .vmail
+            .resolve(&format!("bad{i}@example.org"))
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::UnsafeData, "{target}: {e}");
+        assert!(
+            e.to_string().contains(&format!("bad{i}@example.org")),
+            "{e}"
+        );
+    }
+    raw(
+        &fx,
+        "UPDATE forwarder SET remote_name = '|/bin/sh -c id' \
+         WHERE domain_name = 'example.org' AND local_part = '_default_'",
+    );
+    let e = fx.vmail.resolve("nobody@example.org").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UnsafeData, "{e}");
+    assert!(e.to_string().contains("_default_@example.org"), "{e}");
+    // the other routes of the domain are untouched
+    assert_eq!(mailbox(&fx.vmail, "alice@example.org").local_part, "alice");
+}
+
 fn hostile_addresses_never_reach_sql_errors(b: Backend) {
     let fx = populated(b);
     let v = &fx.vmail;
@@ -1005,15 +1048,15 @@ fn over_cost_hashes_are_unsafe(b: Backend) {
         &format!("UPDATE domain SET password_hash = '{bcrypt}' WHERE domain_name = 'example.org'"),
     );
     let e = v.authenticate("costly@example.org", "secret").unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Internal, "{e}");
+    assert_eq!(e.kind(), ErrorKind::UnsafeData, "{e}");
     assert!(e.to_string().contains("costly@example.org"), "{e}");
     assert_eq!(
         kind(v.change_popbox_password("costly@example.org", "secret", "new-secret-1")),
-        ErrorKind::Internal
+        ErrorKind::UnsafeData
     );
     assert_eq!(
         kind(v.authenticate_domain("example.org", "secret")),
-        ErrorKind::Internal
+        ErrorKind::UnsafeData
     );
 }
 
@@ -1094,6 +1137,7 @@ both_backends!(
     alias_domain_acts_as_target,
     case_insensitive_everywhere,
     unsafe_stored_data_is_refused,
+    unsafe_forward_targets_are_refused,
     hostile_addresses_never_reach_sql_errors,
     authentication_follows_tpop3d,
     legacy_hashes_verify_and_apop,

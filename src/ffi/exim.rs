@@ -747,6 +747,32 @@ mod tests {
     }
 
     #[test]
+    fn unsafe_forward_targets_are_an_error() {
+        let f = fixture();
+        let v = Vmail::open_config(Some(std::path::Path::new(&f.config))).unwrap();
+        let db = v.config().databases[0]
+            .strip_prefix("sqlite://")
+            .unwrap()
+            .to_string();
+        let conn = rusqlite::Connection::open(db).unwrap();
+        for (lp, target) in [
+            ("pipe", "|/bin/sh -c id"),
+            ("file", "/etc/passwd"),
+            ("incl", ":include:/etc/x"),
+        ] {
+            conn.execute(
+                "INSERT INTO forwarder (domain_name, local_part, remote_name) VALUES (?, ?, ?)",
+                ["example.org", lp, target],
+            )
+            .unwrap();
+            let (code, y) = call(vmailsql_exim_resolve, &[lp, "example.org", &f.config]);
+            assert_eq!(code, ERROR, "{y}");
+            assert!(!y.contains("targets=\""), "{y}");
+            assert!(y.contains(&format!("{lp}@example.org")), "{y}");
+        }
+    }
+
+    #[test]
     fn failure_messages_are_kept_and_shared() {
         let a = stable_message("vmailsql: same");
         let b = stable_message("vmailsql: same");

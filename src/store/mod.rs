@@ -12,6 +12,8 @@ mod mysql;
 pub(crate) mod sql;
 mod sqlite;
 
+use std::time::{Duration, Instant};
+
 use crate::config::{redact_url, Config};
 use crate::domain_cache::DomainCache;
 use crate::error::{Error, ErrorKind, Result};
@@ -99,6 +101,24 @@ pub(crate) trait Backend: Send {
     fn begin(&mut self) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self);
+    /// True when the last failure showed that the server had ended the connection (closed,
+    /// reset, killed): whatever was asked never ran, and a fresh connection may work at once.
+    fn connection_ended(&self) -> bool;
+    /// `(table, engine, transactional)` of each vmail table whose engine the database reports
+    /// (MySQL; SQLite tables are always transactional and report none).
+    fn table_engines(&mut self) -> Result<Vec<(String, String, bool)>> {
+        Ok(Vec::new())
+    }
+    /// The vmail tables without transactions (MyISAM, Aria, ...), as `table (ENGINE)`; cached
+    /// per connection until a schema script runs.
+    fn non_transactional(&mut self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// True when the last failure was the server picking this transaction as a deadlock victim
+    /// (it rolled back all of it).
+    fn deadlocked(&self) -> bool {
+        false
+    }
     /// Appended to a SELECT inside a transaction to lock the rows it reads.
     fn lock_clause(&self) -> &'static str;
     /// Names of the vmail tables that exist.
@@ -146,6 +166,13 @@ pub(crate) fn check_urls(config: &Config) -> Result<()> {
         .try_for_each(|url| kind_of_url(url).map(drop))
 }
 
+/// The most one call may wait for the database, failover and retries included:
+/// `connect_timeout + read_timeout`. A held connection's statement waits at most `read_timeout`
+/// and is not retried after a timeout; a connection opened during a call gets what remains.
+pub(crate) fn call_budget(config: &Config) -> Duration {
+    config.connect_timeout.saturating_add(config.read_timeout)
+}
+
 /// The connection of one handle, opened on first use and replaced after failures and forks.
 pub(crate) struct Store {
     config: Config,
@@ -154,6 +181,11 @@ pub(crate) struct Store {
     owner_pid: u32,
     /// Domain rows just read through this connection (emptied by every write).
     pub(crate) domains: DomainCache,
+    /// When the current call must give up (see [`call_budget`]).
+    deadline: Option<Instant>,
+    /// `conn` was opened with timeouts cut to what was left of a call's budget: it is replaced
+    /// after that call, so later calls get the full timeouts.
+    trimmed: bool,
 }
 
 impl Store {
@@ -163,6 +195,8 @@ impl Store {
             config,
             conn: None,
             owner_pid: std::process::id(),
+            deadline: None,
+            trimmed: false,
         }
     }
 
@@ -189,36 +223,39 @@ impl Store {
         true
     }
 
-    fn connect_any(&self) -> Result<Box<dyn Backend>> {
+    /// Tries each URL in turn within what is left of the call's budget: each attempt gets its
+    /// configured timeouts, cut to the time that remains.
+    fn connect_any(&mut self) -> Result<Box<dyn Backend>> {
         let mut last = Error::invalid("no database URL configured");
         for url in &self.config.databases {
-            match connect(url, &self.config) {
-                Ok(conn) => return Ok(conn),
+            let left = self.time_left();
+            if left.is_zero() {
+                return Err(Error::temporary(format!(
+                    "no database answered within {} s ({last})",
+                    call_budget(&self.config).as_secs_f32()
+                )));
+            }
+            let mut config = self.config.clone();
+            config.connect_timeout = config.connect_timeout.min(left);
+            config.read_timeout = config.read_timeout.min(left);
+            let trimmed = config.connect_timeout < self.config.connect_timeout
+                || config.read_timeout < self.config.read_timeout;
+            match connect(url, &config) {
+                Ok(conn) => {
+                    self.trimmed = trimmed;
+                    return Ok(conn);
+                }
                 Err(e) => last = e,
             }
         }
         Err(last)
     }
 
-    /// Runs a read-only operation, retrying once on a fresh connection when the old one failed
-    /// (the server restarted or closed an idle connection).
-    pub(crate) fn read<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
-        let had_conn = self.conn.is_some();
-        match op(self.conn()?) {
-            Err(e) if e.kind() == ErrorKind::Temporary => {
-                self.conn = None;
-                if had_conn {
-                    let second = op(self.conn()?);
-                    if second.is_err() {
-                        self.conn = None;
-                    }
-                    second
-                } else {
-                    Err(e)
-                }
-            }
-            other => other,
-        }
+    /// What is left of the current call's budget (all of it outside a call).
+    fn time_left(&self) -> Duration {
+        self.deadline.map_or(call_budget(&self.config), |d| {
+            d.saturating_duration_since(Instant::now())
+        })
     }
 
     /// Runs schema statements once on the live connection: no transaction (MySQL commits DDL
@@ -231,25 +268,131 @@ impl Store {
         {
             self.conn = None;
         }
+        self.domains.clear();
         result
     }
 
-    /// Runs `op` in one transaction: all of it commits, or none of it does.
-    pub(crate) fn write<T>(&mut self, op: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
+    /// Runs one call within its budget, then drops a connection opened with cut timeouts.
+    fn call<T>(&mut self, body: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        self.deadline = Some(Instant::now() + call_budget(&self.config));
+        let result = body(self);
+        self.deadline = None;
+        if self.trimmed {
+            self.conn = None;
+            self.trimmed = false;
+        }
+        result
+    }
+
+    /// After a temporary failure on a connection that was already open: true (and the
+    /// connection dropped) when the server had ended it, so one more try on a fresh connection
+    /// may succeed at once and within the budget. A timeout is never retried: the server may be
+    /// hung, and a second wait would double the call's cost.
+    fn retry_on_fresh(&mut self, had_conn: bool) -> bool {
+        let ended = self.conn.as_ref().is_some_and(|c| c.connection_ended());
+        self.conn = None;
+        had_conn && ended && !self.time_left().is_zero()
+    }
+
+    /// Runs a read-only operation, retrying once on a fresh connection when the old one had
+    /// been ended by the server (it restarted or closed an idle connection).
+    pub(crate) fn read<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.call(|store| {
+            let had_conn = store.conn.is_some();
+            match op(store.conn()?) {
+                Err(e) if e.kind() == ErrorKind::Temporary => {
+                    if !store.retry_on_fresh(had_conn) {
+                        return Err(e);
+                    }
+                    let second = op(store.conn()?);
+                    if second.is_err() {
+                        store.conn = None;
+                    }
+                    second
+                }
+                other => other,
+            }
+        })
+    }
+
+    /// Runs `op` in one transaction: all of it commits, or none of it does. When the held
+    /// connection turns out to have been ended by the server at `BEGIN` (nothing of the write
+    /// was sent), the write goes to a fresh connection; once anything of it was sent, a failure
+    /// is reported and never retried (its fate may be unknown). The one exception is a
+    /// transaction the server chose as a deadlock victim: it was rolled back whole, so it runs
+    /// once more (it then sees what the other transaction committed).
+    pub(crate) fn write<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.transact(true, op)
+    }
+
+    /// As [`Store::write`] for an `op` that runs exactly one statement: that is atomic on any
+    /// engine, so it also runs on tables without transactions (MyISAM).
+    pub(crate) fn write_one<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.transact(false, op)
+    }
+
+    fn transact<T>(
+        &mut self,
+        needs_transactions: bool,
+        op: impl Fn(&mut dyn Backend) -> Result<T>,
+    ) -> Result<T> {
+        // A write may change what the domain cache holds: it never outlives one.
         self.domains.clear();
-        let conn = self.conn()?;
-        let result = conn.begin().and_then(|()| {
-            let value = op(&mut *conn)?;
-            conn.commit()?;
-            Ok(value)
-        });
+        self.call(|store| {
+            store.before_write(|db| {
+                if needs_transactions {
+                    refuse_without_transactions(db)?;
+                }
+                db.begin()
+            })?;
+            match store.transaction_body(&op) {
+                Err(_) if store.conn.as_ref().is_some_and(|c| c.deadlocked()) => {
+                    store.conn()?.begin()?;
+                    store.transaction_body(&op)
+                }
+                other => other,
+            }
+        })
+    }
+
+    /// Runs what precedes a write (the engine check, BEGIN): nothing of the write itself is
+    /// sent yet, so when the held connection turns out to have been ended by the server, it
+    /// runs once more on a fresh connection.
+    fn before_write(&mut self, step: impl Fn(&mut dyn Backend) -> Result<()>) -> Result<()> {
+        let had_conn = self.conn.is_some();
+        let first = step(self.conn()?);
+        let result = match first {
+            Err(e) if e.kind() == ErrorKind::Temporary && self.retry_on_fresh(had_conn) => {
+                step(self.conn()?)
+            }
+            other => other,
+        };
         if let Err(e) = &result {
-            conn.rollback();
-            if e.kind() == ErrorKind::Temporary {
+            self.drop_if_temporary(e);
+        }
+        result
+    }
+
+    /// `op` and COMMIT inside a begun transaction; rolled back on failure.
+    fn transaction_body<T>(&mut self, op: &impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        let conn = self.conn()?;
+        let result = op(&mut *conn).and_then(|value| conn.commit().map(|()| value));
+        if let Err(e) = &result {
+            if e.kind() == ErrorKind::Temporary && !conn.deadlocked() {
+                // The connection is given up without a ROLLBACK (on a hung server that would
+                // wait once more): the server rolls back what it had begun when it goes.
                 self.conn = None;
+            } else {
+                conn.rollback();
             }
         }
         result
+    }
+
+    fn drop_if_temporary(&mut self, e: &Error) {
+        if e.kind() == ErrorKind::Temporary {
+            self.conn = None;
+        }
     }
 
     /// The live connection's kind; before the first connection, the first URL's (a failover
@@ -273,6 +416,22 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.abandon_if_forked();
     }
+}
+
+/// On tables without transactions, `FOR UPDATE` locks nothing and a failure half-way keeps what
+/// was done: a change of several statements would silently lose its guarantees (limits,
+/// all-or-nothing deletes), so it is refused, naming the tables and the fix.
+fn refuse_without_transactions(db: &mut dyn Backend) -> Result<()> {
+    let tables = db.non_transactional()?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    Err(Error::internal(format!(
+        "table(s) {} have no transactions, so vmailsql makes no changes that need them there \
+         (lookups and logins keep working). Convert them to InnoDB: `vmailctl migrate --innodb` \
+         keeps the legacy schema, `vmailctl migrate` moves to the recommended one",
+        tables.join(", ")
+    )))
 }
 
 /// The schema script for a backend.

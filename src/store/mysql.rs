@@ -25,6 +25,12 @@ pub(crate) const LEGACY_SCHEMA: &str = concat!(
 
 pub(crate) struct MysqlBackend {
     conn: Conn,
+    /// The last failure showed that the server ended the connection.
+    ended: bool,
+    /// The last failure was ER_LOCK_DEADLOCK: the server rolled the transaction back.
+    deadlocked: bool,
+    /// [`Backend::non_transactional`], once asked on this connection.
+    non_transactional: Option<Vec<String>>,
 }
 
 impl MysqlBackend {
@@ -44,7 +50,12 @@ impl MysqlBackend {
         let conn = Conn::new(opts).map_err(|e| {
             Error::temporary(format!("cannot connect to {shown}: {}", describe(&e)))
         })?;
-        Ok(MysqlBackend { conn })
+        Ok(MysqlBackend {
+            conn,
+            ended: false,
+            deadlocked: false,
+            non_transactional: None,
+        })
     }
 }
 
@@ -82,20 +93,65 @@ fn describe(e: &mysql::Error) -> String {
     match e {
         mysql::Error::MySqlError(m) => format!("{} (error {})", m.message, m.code),
         mysql::Error::IoError(io) => io.to_string(),
+        mysql::Error::DriverError(mysql::DriverError::UnknownAuthPlugin(name)) => format!(
+            "the server asks for authentication plugin {name:?}, which vmailsql does not \
+             support: give the account mysql_native_password, caching_sha2_password, ed25519 \
+             or parsec"
+        ),
         mysql::Error::DriverError(d) => d.to_string(),
         mysql::Error::CodecError(c) => c.to_string(),
         other => other.to_string(),
     }
 }
 
+/// Server error codes that mean "try again later": the server is going away, read-only (a
+/// failed-over primary, `--read-only`), out of connections or resources, or a lock could not be
+/// had in time. The client-side codes 2006 ("server has gone away") and 2013 ("lost connection")
+/// never arrive as server errors: the driver reports those conditions as I/O or driver errors,
+/// mapped below.
+const TEMPORARY_SERVER_CODES: &[u16] = &[
+    1021, // ER_DISK_FULL
+    1037, // ER_OUTOFMEMORY
+    1038, // ER_OUT_OF_SORTMEMORY
+    1040, // ER_CON_COUNT_ERROR: too many connections
+    1041, // ER_OUT_OF_RESOURCES
+    1053, // ER_SERVER_SHUTDOWN
+    1077, // ER_NORMAL_SHUTDOWN
+    1079, // ER_SHUTDOWN_COMPLETE
+    1152, // ER_ABORTING_CONNECTION
+    1153, // ER_NET_PACKET_TOO_LARGE (a restarted server with other limits)
+    1158, // ER_NET_READ_ERROR
+    1159, // ER_NET_READ_INTERRUPTED
+    1160, // ER_NET_ERROR_ON_WRITE
+    1161, // ER_NET_WRITE_INTERRUPTED
+    1184, // ER_NEW_ABORTING_CONNECTION
+    1203, // ER_TOO_MANY_USER_CONNECTIONS
+    1205, // ER_LOCK_WAIT_TIMEOUT
+    1213, // ER_LOCK_DEADLOCK
+    1226, // ER_USER_LIMIT_REACHED: an account's max_user_connections / max_queries_per_hour
+    1290, // ER_OPTION_PREVENTS_STATEMENT: --read-only, a demoted primary
+    1317, // ER_QUERY_INTERRUPTED
+    1461, // ER_MAX_PREPARED_STMT_COUNT_REACHED
+    1615, // ER_NEED_REPREPARE
+    1792, // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
+    1836, // ER_READ_ONLY_MODE
+    1927, // ER_CONNECTION_KILLED (MariaDB)
+    1969, // ER_STATEMENT_TIMEOUT (MariaDB max_statement_time)
+    3024, // ER_QUERY_TIMEOUT (MySQL max_execution_time)
+    4031, // ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8.0.24+: idle connection closed)
+];
+
+/// Server codes after which the connection is gone (the server ends it): the next attempt needs
+/// a fresh connection, and nothing more was done on this one.
+const CONNECTION_ENDED_CODES: &[u16] = &[1053, 1077, 1079, 1152, 1184, 1927, 4031];
+
 fn map_err(e: mysql::Error) -> Error {
     match &e {
         mysql::Error::MySqlError(m) => match m.code {
             // ER_DUP_ENTRY, ER_DUP_UNIQUE
             1062 | 1169 => Error::conflict(format!("already exists: {}", m.message)),
-            // lock wait timeout, deadlock, server shutting down, too many connections
-            1205 | 1213 | 1053 | 1040 | 2006 | 2013 => {
-                Error::temporary(format!("database busy: {}", describe(&e)))
+            code if TEMPORARY_SERVER_CODES.contains(&code) => {
+                Error::temporary(format!("database busy or unavailable: {}", describe(&e)))
             }
             _ => Error::internal(format!("MySQL error: {}", describe(&e))),
         },
@@ -106,13 +162,57 @@ fn map_err(e: mysql::Error) -> Error {
     }
 }
 
+/// True when `e` shows the connection already ended (closed, reset, killed): a fresh
+/// connection may succeed at once. A timeout is not such a failure: the server may be hung, and
+/// the statement may still run.
+fn connection_ended(e: &mysql::Error) -> bool {
+    match e {
+        mysql::Error::MySqlError(m) => CONNECTION_ENDED_CODES.contains(&m.code),
+        mysql::Error::IoError(io) => io_ended(io),
+        // the driver's packet codec wraps the socket's error
+        mysql::Error::CodecError(c) => std::error::Error::source(c)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some_and(io_ended),
+        _ => false,
+    }
+}
+
+fn io_ended(io: &std::io::Error) -> bool {
+    use std::io::ErrorKind as Io;
+    matches!(
+        io.kind(),
+        Io::UnexpectedEof
+            | Io::ConnectionReset
+            | Io::ConnectionAborted
+            | Io::BrokenPipe
+            | Io::NotConnected
+    )
+}
+
+impl MysqlBackend {
+    /// Maps a driver result, noting whether a failure ended the connection.
+    fn checked<T>(&mut self, result: std::result::Result<T, mysql::Error>) -> Result<T> {
+        result.map_err(|e| {
+            self.ended = connection_ended(&e);
+            self.deadlocked = matches!(&e, mysql::Error::MySqlError(m) if m.code == 1213);
+            map_err(e)
+        })
+    }
+}
+
 impl Backend for MysqlBackend {
     fn kind(&self) -> StoreKind {
         StoreKind::Mysql
     }
 
     fn query(&mut self, sql: &str, values: &[Value]) -> Result<Vec<Row>> {
-        let rows: Vec<mysql::Row> = self.conn.exec(sql, params(values)).map_err(map_err)?;
+        let result = self.conn.exec(sql, params(values));
+        // ER_CANT_AGGREGATE_2COLLATIONS: a name the column's character set cannot hold (`İ`
+        // against a latin1 legacy table) equals no row in it.
+        if matches!(&result, Err(mysql::Error::MySqlError(m)) if m.code == 1267) {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<mysql::Row> = self.checked(result)?;
         Ok(rows
             .into_iter()
             .map(|r| r.unwrap().into_iter().map(from_mysql).collect())
@@ -120,27 +220,74 @@ impl Backend for MysqlBackend {
     }
 
     fn execute(&mut self, sql: &str, values: &[Value]) -> Result<u64> {
-        self.conn.exec_drop(sql, params(values)).map_err(map_err)?;
+        let result = self.conn.exec_drop(sql, params(values));
+        self.checked(result)?;
         Ok(self.conn.affected_rows())
     }
 
     fn execute_script(&mut self, sql: &str) -> Result<()> {
+        self.non_transactional = None;
         for statement in super::split_script(sql) {
-            self.conn.query_drop(statement).map_err(map_err)?;
+            let result = self.conn.query_drop(statement);
+            self.checked(result)?;
         }
         Ok(())
     }
 
     fn begin(&mut self) -> Result<()> {
-        self.conn.query_drop("START TRANSACTION").map_err(map_err)
+        self.ended = false;
+        self.deadlocked = false;
+        let result = self.conn.query_drop("START TRANSACTION");
+        self.checked(result)
     }
 
     fn commit(&mut self) -> Result<()> {
-        self.conn.query_drop("COMMIT").map_err(map_err)
+        let result = self.conn.query_drop("COMMIT");
+        self.checked(result)
     }
 
     fn rollback(&mut self) {
         let _ = self.conn.query_drop("ROLLBACK");
+    }
+
+    fn connection_ended(&self) -> bool {
+        self.ended
+    }
+
+    fn deadlocked(&self) -> bool {
+        self.deadlocked
+    }
+
+    fn table_engines(&mut self) -> Result<Vec<(String, String, bool)>> {
+        let rows = self.query(
+            "SELECT t.table_name, t.engine, COALESCE(e.transactions, 'NO') \
+             FROM information_schema.tables t \
+             LEFT JOIN information_schema.engines e ON e.engine = t.engine \
+             WHERE t.table_schema = DATABASE() AND t.engine IS NOT NULL AND t.table_name IN \
+             ('domain','forwarder','popbox','domain_alias','web_session') ORDER BY t.table_name",
+            &[],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let mut it = r.into_iter().map(|v| v.text().unwrap_or_default());
+                let mut next = || it.next().unwrap_or_default();
+                (next(), next(), next().eq_ignore_ascii_case("YES"))
+            })
+            .collect())
+    }
+
+    fn non_transactional(&mut self) -> Result<Vec<String>> {
+        if self.non_transactional.is_none() {
+            let tables = self
+                .table_engines()?
+                .into_iter()
+                .filter(|(_, _, transactional)| !transactional)
+                .map(|(table, engine, _)| format!("{table} ({engine})"))
+                .collect();
+            self.non_transactional = Some(tables);
+        }
+        Ok(self.non_transactional.clone().unwrap_or_default())
     }
 
     fn lock_clause(&self) -> &'static str {

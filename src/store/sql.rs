@@ -43,8 +43,8 @@ const MBOX_NAME: &str =
 fn route_query() -> &'static str {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "SELECT d.domain_name, d.path, d.unix_user, c.remote_name, f.remote_name, {MBOX_NAME} \
-         FROM domain d \
+            "SELECT d.domain_name, d.path, d.unix_user, c.remote_name, f.remote_name, {MBOX_NAME}, \
+         f.local_part, p.local_part FROM domain d \
          LEFT JOIN forwarder f ON f.domain_name = d.domain_name AND f.local_part = ? \
          LEFT JOIN popbox p ON p.domain_name = d.domain_name AND p.local_part = ? \
          LEFT JOIN forwarder c ON c.domain_name = d.domain_name AND c.local_part = '{CATCH_ALL}' \
@@ -70,32 +70,81 @@ pub(crate) fn explain_route(
     Ok(plan)
 }
 
+/// Whether a row the database matched really has the name looked up. The library decides what
+/// matches, not the collation: names are equal ASCII-case-insensitively and in nothing else
+/// (MySQL's `_ci` collations also equate `é` with `e`, `İ` with `I` and ignore trailing
+/// spaces; SQLite's `NOCASE` does exactly this). The lookup still uses the index, and rows
+/// written in capitals by other tools are still found.
+pub(crate) fn names_match(stored: &str, wanted: &str) -> bool {
+    stored.eq_ignore_ascii_case(wanted)
+}
+
+/// A value whose row name (the last column read with it) matches `wanted`; `None` otherwise.
+fn named(value: Option<String>, name: Option<String>, wanted: &str) -> Option<String> {
+    value.filter(|_| name.is_some_and(|n| names_match(&n, wanted)))
+}
+
+/// Whether the real domain `row` really answers for the name `wanted`: it is that domain, or
+/// `wanted` is truly (not only by the collation) an alias of it. The alias is read only when
+/// the names differ, so direct lookups pay nothing.
+fn domain_answers(db: &mut dyn Backend, row: &DomainRow, wanted: &str) -> Result<bool> {
+    if names_match(&row.domain, wanted) {
+        return Ok(true);
+    }
+    let rows = db.query(
+        "SELECT alias FROM domain_alias WHERE alias = ? AND domain_name = ?",
+        &[wanted.into(), row.domain.as_str().into()],
+    )?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|mut r| r.pop().and_then(Value::text))
+        .any(|alias| names_match(&alias, wanted)))
+}
+
 pub(crate) fn route(
     db: &mut dyn Backend,
     domain: &str,
     local_part: &str,
 ) -> Result<Option<RouteRow>> {
     let rows = db.query(route_query(), &route_params(domain, local_part))?;
-    Ok(rows.into_iter().next().map(|row| {
-        let mut it = row.into_iter();
-        let domain = domain_of(&mut it);
-        let mut next = || it.next().unwrap_or(Value::Null).text();
-        RouteRow {
-            domain,
-            forwarder: next(),
-            mbox_name: next(),
-        }
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let mut it = row.into_iter();
+    let found = domain_of(&mut it);
+    let mut next = || it.next().unwrap_or(Value::Null).text();
+    let (forwarder, mbox_name) = (next(), next());
+    let (forwarder_name, popbox_name) = (next(), next());
+    if !domain_answers(db, &found, domain)? {
+        return Ok(None);
+    }
+    Ok(Some(RouteRow {
+        domain: found,
+        forwarder: named(forwarder, forwarder_name, local_part),
+        mbox_name: named(mbox_name, popbox_name, local_part),
     }))
 }
 
 /// The forwarder and popbox query when the domain row is already known: two primary-key reads.
+/// The matched rows' local parts come back too, for [`names_match`].
 pub(crate) const ADDRESS_QUERY: &str =
     "SELECT (SELECT f.remote_name FROM forwarder f WHERE f.domain_name = ? AND f.local_part = ?), \
-     (SELECT COALESCE(p.mbox_name, '') FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?)";
+     (SELECT COALESCE(p.mbox_name, '') FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?), \
+     (SELECT f.local_part FROM forwarder f WHERE f.domain_name = ? AND f.local_part = ?), \
+     (SELECT p.local_part FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?)";
 
 pub(crate) fn address_params(domain: &str, local_part: &str) -> Vec<Value> {
     let (d, l) = (Value::from(domain), Value::from(local_part));
-    vec![d.clone(), l.clone(), d, l]
+    vec![
+        d.clone(),
+        l.clone(),
+        d.clone(),
+        l.clone(),
+        d.clone(),
+        l.clone(),
+        d,
+        l,
+    ]
 }
 
 /// Resolution inside a domain whose row the caller already has.
@@ -107,10 +156,12 @@ pub(crate) fn route_in(
     let rows = db.query(ADDRESS_QUERY, &address_params(&domain.domain, local_part))?;
     let mut it = rows.into_iter().next().unwrap_or_default().into_iter();
     let mut next = || it.next().unwrap_or(Value::Null).text();
+    let (forwarder, mbox_name) = (next(), next());
+    let (forwarder_name, popbox_name) = (next(), next());
     Ok(RouteRow {
         domain: domain.clone(),
-        forwarder: next(),
-        mbox_name: next(),
+        forwarder: named(forwarder, forwarder_name, local_part),
+        mbox_name: named(mbox_name, popbox_name, local_part),
     })
 }
 
@@ -134,10 +185,11 @@ pub(crate) fn local_domain(db: &mut dyn Backend, domain: &str) -> Result<Option<
         )
     });
     let rows = db.query(&SQL, &[domain.into(), domain.into()])?;
-    Ok(rows
-        .into_iter()
-        .next()
-        .map(|row| domain_of(&mut row.into_iter())))
+    let Some(row) = rows.into_iter().next() else {
+        return Ok(None);
+    };
+    let found = domain_of(&mut row.into_iter());
+    Ok(domain_answers(db, &found, domain)?.then_some(found))
 }
 
 /// A popbox with what login needs: `(popbox, domain path, unix_user)`.
@@ -157,20 +209,39 @@ pub(crate) fn login(
     local_part: &str,
     via_alias: bool,
 ) -> Result<Vec<LoginRow>> {
-    // Built once: the statement text is the key of the drivers' prepared-statement caches.
-    static DIRECT: LazyLock<String> =
-        LazyLock::new(|| format!("{LOGIN_COLUMNS} WHERE p.domain_name = ? AND p.local_part = ?"));
-    static ALIASED: LazyLock<String> = LazyLock::new(|| {
+    // Built once: the statement text is the key of the drivers' prepared-statement caches. The
+    // last column is the domain name the login gave, as stored (see `names_match`).
+    static DIRECT: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "{LOGIN_COLUMNS} JOIN domain_alias a ON a.domain_name = p.domain_name \
-             WHERE a.alias = ? AND p.local_part = ?"
+            "{} WHERE p.domain_name = ? AND p.local_part = ?",
+            LOGIN_COLUMNS.replacen(" FROM ", ", p.domain_name FROM ", 1)
         )
     });
-    let mut rows = db.query(&DIRECT, &[domain.into(), local_part.into()])?;
+    static ALIASED: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "{} JOIN domain_alias a ON a.domain_name = p.domain_name \
+             WHERE a.alias = ? AND p.local_part = ?",
+            LOGIN_COLUMNS.replacen(" FROM ", ", a.alias FROM ", 1)
+        )
+    });
+    let params = [domain.into(), local_part.into()];
+    let mut rows = matching_logins(db.query(&DIRECT, &params)?, domain, local_part);
     if rows.is_empty() && via_alias {
-        rows = db.query(&ALIASED, &[domain.into(), local_part.into()])?;
+        rows = matching_logins(db.query(&ALIASED, &params)?, domain, local_part);
     }
-    Ok(rows.into_iter().map(login_row).collect())
+    Ok(rows)
+}
+
+/// The login rows whose domain (or alias) and local part really are the ones the login gave.
+fn matching_logins(rows: Vec<Row>, domain: &str, local_part: &str) -> Vec<LoginRow> {
+    rows.into_iter()
+        .filter_map(|mut row| {
+            let given = row.pop().and_then(Value::text)?;
+            let row = login_row(row);
+            (names_match(&given, domain) && names_match(&row.popbox.local_part, local_part))
+                .then_some(row)
+        })
+        .collect()
 }
 
 fn login_row(row: Row) -> LoginRow {
@@ -516,11 +587,14 @@ fn alias_row(row: Row) -> DomainAlias {
     }
 }
 
-pub(crate) fn alias(db: &mut dyn Backend, alias: &str) -> Result<Option<DomainAlias>> {
-    let rows = db.query(
-        "SELECT alias, domain_name FROM domain_alias WHERE alias = ?",
-        &[alias.into()],
-    )?;
+/// One alias, locking the name inside the transaction (also where no row exists yet), so a
+/// concurrent `add_domain` and `add_alias` of one name cannot both succeed.
+pub(crate) fn alias_for_update(db: &mut dyn Backend, alias: &str) -> Result<Option<DomainAlias>> {
+    let sql = format!(
+        "SELECT alias, domain_name FROM domain_alias WHERE alias = ?{}",
+        db.lock_clause()
+    );
+    let rows = db.query(&sql, &[alias.into()])?;
     Ok(rows.into_iter().next().map(alias_row))
 }
 
@@ -582,17 +656,21 @@ pub(crate) fn replace_session(
     .map(drop)
 }
 
+/// Extends a session if it is still the one with `id_hash` and has not expired at `now`; false
+/// when no such session exists any more. One statement, so atomic on every engine.
 pub(crate) fn touch_session(
     db: &mut dyn Backend,
     domain: &str,
     id_hash: &str,
+    now: i64,
     expires: i64,
-) -> Result<()> {
-    db.execute(
-        "UPDATE web_session SET expires = ? WHERE domain_name = ? AND session_id = ?",
-        &[expires.into(), domain.into(), id_hash.into()],
-    )
-    .map(drop)
+) -> Result<bool> {
+    let changed = db.execute(
+        "UPDATE web_session SET expires = ? WHERE domain_name = ? AND session_id = ? \
+         AND expires >= ?",
+        &[expires.into(), domain.into(), id_hash.into(), now.into()],
+    )?;
+    Ok(changed == 1)
 }
 
 pub(crate) fn delete_session(db: &mut dyn Backend, domain: &str) -> Result<bool> {

@@ -133,6 +133,11 @@ impl Backend for SqliteBackend {
         }
     }
 
+    fn connection_ended(&self) -> bool {
+        // A file has no connection the other side could end.
+        false
+    }
+
     fn lock_clause(&self) -> &'static str {
         ""
     }

@@ -120,6 +120,16 @@ fn schema_findings(vmail: &Vmail, site: &Site) -> Outcome<Vec<Finding>> {
             "the seed's schema with 16/32-character prefix keys: see `vmailctl migrate --dry-run`",
         ));
     }
+    for t in vmail.table_engines()?.iter().filter(|t| !t.transactional) {
+        found.push(Finding::problem(
+            "no-transactions",
+            format!(
+                "table {} is {}, which has no transactions: changes that need them are refused \
+                 (lookups work); `vmailctl migrate --innodb` converts it",
+                t.table, t.engine
+            ),
+        ));
+    }
     // MySQL's optimiser rightly scans tiny tables, so a scan only matters on a real-size site.
     let sized = site.popboxes.len() + site.forwarders.len() >= 1000;
     if vmail.store_kind() == StoreKind::Sqlite || sized {
@@ -175,6 +185,11 @@ fn summary_json(vmail: &Vmail, site: &Site) -> Outcome<Value> {
     Ok(json!({
         "store": store_name(vmail),
         "schema": schema_name(vmail)?,
+        "engines": vmail
+            .table_engines()?
+            .into_iter()
+            .map(|t| (t.table, Value::from(t.engine)))
+            .collect::<serde_json::Map<String, Value>>(),
         "domains": site.domains.len(),
         "aliases": site.aliases.len(),
         "popboxes": site.popboxes.len(),
@@ -197,6 +212,22 @@ fn schema_name(vmail: &Vmail) -> Outcome<&'static str> {
     })
 }
 
+/// `, tables InnoDB` or `, tables domain MyISAM, popbox InnoDB, ...` (MySQL only).
+fn engines_text(vmail: &Vmail) -> Outcome<String> {
+    let engines = vmail.table_engines()?;
+    let Some(first) = engines.first() else {
+        return Ok(String::new());
+    };
+    if engines.iter().all(|t| t.engine == first.engine) {
+        return Ok(format!(", tables {}", first.engine));
+    }
+    let each: Vec<String> = engines
+        .iter()
+        .map(|t| format!("{} {}", t.table, t.engine))
+        .collect();
+    Ok(format!(", tables {}", each.join(", ")))
+}
+
 fn findings_json(findings: &[Finding], problems: bool) -> Value {
     findings
         .iter()
@@ -213,13 +244,14 @@ fn human(
     findings: &[Finding],
 ) -> Outcome<String> {
     let mut out = vec![format!(
-        "{}, {}, {}, {} ({} schema on {})",
+        "{}, {}, {}, {} ({} schema on {}{})",
         count(site.domains.len(), "domain"),
         count(site.aliases.len(), "alias"),
         count(site.popboxes.len(), "popbox"),
         count(site.forwarders.len(), "forwarder"),
         schema_name(vmail)?,
-        store_name(vmail)
+        store_name(vmail),
+        engines_text(vmail)?
     )];
     out.push(String::new());
     out.push(hashes.table());

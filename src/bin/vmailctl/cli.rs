@@ -116,6 +116,10 @@ pub struct MigrateArgs {
     /// Only report what would be done, and every collision that would refuse the move
     #[arg(long)]
     pub dry_run: bool,
+    /// Only convert tables without transactions (MyISAM) to InnoDB, keeping the schema as it
+    /// is (for sites that keep the legacy schema)
+    #[arg(long)]
+    pub innodb: bool,
 }
 
 /// Where a new password comes from; without a flag it is prompted for on the terminal.

@@ -74,6 +74,45 @@ fn complete(vmail: &Vmail, existing: &[String], legacy: bool) -> Outcome<Report>
 /// Moves a legacy schema to the recommended one; refuses (exit 3) while any rows collide.
 pub fn migrate(ctx: &Context, args: MigrateArgs) -> Outcome<Report> {
     let vmail = ctx.any_vmail()?;
+    if args.innodb {
+        return innodb(&vmail, args.dry_run);
+    }
+    let mut report = migrate_schema(&vmail, &args)?;
+    // the recommended schema's tables are InnoDB; tables that are not get converted too
+    if report.code == crate::exit::OK && vmail.schema_kind()?.is_some() {
+        let converted = vmail.convert_to_innodb(args.dry_run)?;
+        if !converted.is_empty() {
+            let verb = if args.dry_run {
+                "would convert"
+            } else {
+                "converted"
+            };
+            report.human = format!(
+                "{}\n{verb} to InnoDB: {}",
+                report.human,
+                converted.join(", ")
+            );
+        }
+        if let Value::Object(fields) = &mut report.json {
+            fields.insert("innodb".into(), json!(converted));
+        }
+    }
+    Ok(report)
+}
+
+/// `vmailctl migrate --innodb`: tables without transactions become InnoDB, nothing else changes.
+fn innodb(vmail: &Vmail, dry_run: bool) -> Outcome<Report> {
+    let tables = vmail.convert_to_innodb(dry_run)?;
+    let json = json!({ "dry_run": dry_run, "innodb": tables });
+    let human = match (tables.is_empty(), dry_run) {
+        (true, _) => "every vmail table has transactions already; nothing to do".to_string(),
+        (false, true) => format!("would convert to InnoDB: {}", tables.join(", ")),
+        (false, false) => format!("converted to InnoDB: {}", tables.join(", ")),
+    };
+    Ok(Report::new(human, json))
+}
+
+fn migrate_schema(vmail: &Vmail, args: &MigrateArgs) -> Outcome<Report> {
     let report = vmail.migrate_to_recommended(args.dry_run)?;
     let json = json!({
         "found": kind_name(report.found),

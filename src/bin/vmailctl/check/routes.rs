@@ -47,8 +47,16 @@ impl Router<'_> {
             }
             Ok(Resolution::Mailbox(_)) => Hop::End,
             Err(e) if e.kind() == ErrorKind::NotFound => Hop::Nowhere,
-            // Unsafe stored data is reported by the row checks; the walk stops there.
-            Err(e) if e.kind() == ErrorKind::InvalidInput => Hop::End,
+            // Unsafe stored data (a mailbox path, a pipe or file target: `Internal` from
+            // resolve) is reported by the row checks; the walk stops there.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::InvalidInput | ErrorKind::Internal | ErrorKind::UnsafeData
+                ) =>
+            {
+                Hop::End
+            }
             Err(e) => return Err(e.into()),
         };
         self.hops.insert(addr.to_string(), hop.clone());
