@@ -7,6 +7,7 @@
 use std::sync::OnceLock;
 
 use crate::address::{self, split_login};
+use crate::audit;
 use crate::error::{Error, Result};
 use crate::mailbox::{Mailbox, StoredMailbox};
 use crate::password::{self, Scheme};
@@ -115,16 +116,19 @@ impl Vmail {
             Err(_) => None,
         };
         let Some(domain) = found else {
+            audit::sign_in_failed(self, domain);
             self.waste_time(password.as_bytes());
             return Err(Error::auth_failed());
         };
         let stored = domain.password_hash.unwrap_or_default();
         if !password::verify(&stored, password) {
+            audit::sign_in_failed(self, &domain.name);
             return Err(Error::auth_failed());
         }
         if self.should_upgrade(&stored) {
             if let Ok(new) = password::hash(self.config().password_scheme, password) {
-                let _ = self.write(|db| sql::swap_domain_hash(db, &domain.name, &stored, &new));
+                let _ =
+                    self.write(|db| audit::swap_domain_hash(db, self, &domain.name, &stored, &new));
             }
         }
         Ok(())
@@ -164,7 +168,9 @@ impl Vmail {
             return;
         }
         if let Ok(new) = password::hash(self.config().password_scheme, password) {
-            let _ = self.write(|db| sql::swap_popbox_hash(db, &row.popbox, stored, &new));
+            let _ = self.write(|db| {
+                audit::swap_popbox_hash(db, self, &row.popbox, (stored, &new), "rehashed")
+            });
         }
     }
 }

@@ -48,8 +48,33 @@ pub struct Config {
     pub login_via_alias: bool,
     /// How long a control-panel session lives without use.
     pub session_lifetime: Duration,
+    /// When changes write an audit record (`audit = auto | on | off`).
+    pub audit: AuditMode,
     /// The file this was read from, if any.
     pub source: Option<PathBuf>,
+}
+
+/// When changes write a record to the audit log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AuditMode {
+    /// Whenever the database has the audit table (the default: a site without one is unchanged).
+    #[default]
+    Auto,
+    /// Always: a change whose record cannot be written fails, and so does a missing table.
+    On,
+    /// Never.
+    Off,
+}
+
+impl AuditMode {
+    fn parse(value: &str) -> Result<AuditMode> {
+        match value.to_ascii_lowercase().as_str() {
+            "auto" => Ok(AuditMode::Auto),
+            "on" | "yes" | "true" | "1" => Ok(AuditMode::On),
+            "off" | "no" | "false" | "0" => Ok(AuditMode::Off),
+            _ => Err(Error::invalid(format!("{value:?} is not auto, on or off"))),
+        }
+    }
 }
 
 impl Default for Config {
@@ -64,6 +89,7 @@ impl Default for Config {
             login_separators: "@%!:".to_string(),
             login_via_alias: false,
             session_lifetime: Duration::from_secs(30 * 60),
+            audit: AuditMode::Auto,
             source: None,
         }
     }
@@ -160,6 +186,7 @@ impl Config {
             "login_via_alias" => self.login_via_alias = boolean(value)?,
             "session_lifetime" => self.session_lifetime = seconds(value)?,
             "login_separators" if !value.is_empty() => self.login_separators = value.to_string(),
+            "audit" => self.audit = AuditMode::parse(value)?,
             _ => return Err(Error::invalid(format!("unknown setting {key:?}"))),
         }
         Ok(())

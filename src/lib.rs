@@ -32,6 +32,7 @@
 
 pub mod address;
 mod admin;
+pub mod audit;
 mod auth;
 pub mod config;
 mod error;
@@ -49,7 +50,8 @@ mod store;
 mod vmail;
 
 pub use admin::{DomainChange, NewDomain};
-pub use config::Config;
+pub use audit::{AuditFilter, AuditRecord};
+pub use config::{AuditMode, Config};
 pub use error::{Error, ErrorKind, Result};
 pub use mailbox::Mailbox;
 pub use records::{ImportProblem, ImportReport, Record};

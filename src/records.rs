@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::address;
 use crate::admin::{check_max_popbox, checked_forwarder};
+use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
 use crate::rows::{Domain, DomainAlias, Forwarder, Popbox};
 use crate::store::{sql, Backend};
@@ -89,6 +90,8 @@ impl Vmail {
                     insert(db, record, &mut report)?;
                 }
             }
+            let all: Vec<Record> = checked.iter().flatten().cloned().collect();
+            audit::record(db, self, Entry::imported(&report, &all))?;
             Ok(report)
         })
     }
