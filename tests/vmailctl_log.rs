@@ -199,7 +199,39 @@ fn log_init_adds_the_table_to_an_existing_site(backend: Backend) {
     assert_eq!(all[0]["action"], "deleted");
 }
 
+/// The README's `vmailctl log` examples run as shown.
+fn the_readme_examples_run(backend: Backend) {
+    let (url, _dir) = fresh(backend);
+    ok(&url, &["init"], "");
+    ok(
+        &url,
+        &[
+            "domain",
+            "add",
+            "example.org",
+            "--path",
+            "/var/mail/e",
+            "--user",
+            "vmail",
+        ],
+        "",
+    );
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let examples: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("vmailctl log"))
+        .collect();
+    assert_eq!(examples.len(), 3, "{examples:?}");
+    for line in examples {
+        let command = line.split('#').next().unwrap();
+        let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+        ok(&url, &args, "");
+    }
+}
+
 both_backends!(
+    the_readme_examples_run,
     the_tool_records_and_reads_the_log,
     log_init_adds_the_table_to_an_existing_site,
 );

@@ -1128,14 +1128,14 @@ static void test_audit_log(void) {
     CHECK_CODE(vmailsql_set_actor(h, NULL, NULL), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_set_actor(h, "\xff", NULL), VMAILSQL_INVALID_INPUT);
     CHECK_CODE(vmailsql_create_audit_table(h), VMAILSQL_OK); /* already there: no change */
-    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "carol", "Carol-Secret-1", NULL), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "erin", "Erin-Secret-1", NULL), VMAILSQL_OK);
     CHECK_CODE(vmailsql_audit_log(h, "example.org", -1, -1, NULL, "c:test_api", 0, &log),
                VMAILSQL_OK);
     CHECK(log != SENTINEL && log->count == 1);
     for (i = 0; log != SENTINEL && i < log->count; i++) {
         CHECK_STR(log->items[i].object, "popbox");
         CHECK_STR(log->items[i].action, "created");
-        CHECK_STR(log->items[i].name, "carol@example.org");
+        CHECK_STR(log->items[i].name, "erin@example.org");
         CHECK_STR(log->items[i].origin, "203.0.113.9");
         CHECK_STR(log->items[i].outcome, "ok");
         CHECK(log->items[i].before == NULL);
