@@ -90,8 +90,9 @@ impl Vmail {
                     insert(db, record, &mut report)?;
                 }
             }
-            let all: Vec<Record> = checked.iter().flatten().cloned().collect();
-            audit::record(db, self, Entry::imported(&report, &all))?;
+            audit::when(db, self, true, || {
+                Entry::imported(&report, checked.iter().flatten())
+            })?;
             Ok(report)
         })
     }

@@ -205,9 +205,10 @@ fn enabled(db: &mut dyn Backend, vmail: &Vmail) -> Result<bool> {
 
 /// Writes `entry`'s record inside the change's transaction; its failure fails the change.
 pub(crate) fn record(db: &mut dyn Backend, vmail: &Vmail, entry: Entry) -> Result<()> {
-    if !enabled(db, vmail)? {
-        return Ok(());
-    }
+    when(db, vmail, true, || entry).map(drop)
+}
+
+fn write(db: &mut dyn Backend, vmail: &Vmail, entry: Entry) -> Result<()> {
     let (actor, origin) = vmail.audit.who();
     let row = AuditRecord {
         id: 0,
@@ -225,15 +226,15 @@ pub(crate) fn record(db: &mut dyn Backend, vmail: &Vmail, entry: Entry) -> Resul
     store::insert(db, &row).map_err(|e| store::write_failed(&e))
 }
 
-/// Records `entry` when `changed`, and passes `changed` on.
+/// Records `entry` when `changed` (built only when audit is on), and passes `changed` on.
 pub(crate) fn when(
     db: &mut dyn Backend,
     vmail: &Vmail,
     changed: bool,
     entry: impl FnOnce() -> Entry,
 ) -> Result<bool> {
-    if changed {
-        record(db, vmail, entry())?;
+    if changed && enabled(db, vmail)? {
+        write(db, vmail, entry())?;
     }
     Ok(changed)
 }
