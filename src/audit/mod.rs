@@ -31,26 +31,20 @@ use crate::vmail::Vmail;
 const MAX_ACTOR: usize = 255;
 
 /// A handle's audit settings: who acts, and whether the table has been seen.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct State {
-    who: Mutex<(String, String)>,
+    /// `None` until set or first needed: opening a handle for lookups reads no files.
+    who: Mutex<Option<(String, String)>>,
     /// Once the table is seen it is expected from then on (auto mode), so a table dropped under
     /// a running program makes changes fail instead of going unrecorded.
     seen: AtomicBool,
 }
 
-impl Default for State {
-    fn default() -> State {
-        State {
-            who: Mutex::new((default_actor(), "local".to_string())),
-            seen: AtomicBool::new(false),
-        }
-    }
-}
-
 impl State {
     fn who(&self) -> (String, String) {
-        self.who.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        let mut who = self.who.lock().unwrap_or_else(|p| p.into_inner());
+        who.get_or_insert_with(|| (default_actor(), "local".to_string()))
+            .clone()
     }
 }
 
@@ -97,7 +91,7 @@ impl Vmail {
     pub fn set_actor(&self, actor: &str, origin: Option<&str>) -> Result<()> {
         let actor = checked_label("actor", actor)?;
         let origin = checked_label("origin", origin.unwrap_or("local"))?;
-        *self.audit.who.lock().unwrap_or_else(|p| p.into_inner()) = (actor, origin);
+        *self.audit.who.lock().unwrap_or_else(|p| p.into_inner()) = Some((actor, origin));
         Ok(())
     }
 
