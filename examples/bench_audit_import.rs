@@ -123,12 +123,22 @@ fn main() {
         t[t.len() / 2].as_secs_f64()
     };
     let (b_on, b_off) = (best(&on), best(&off));
+    // Each round's two imports ran back to back, under much the same load: their ratio is the
+    // steadiest figure on a shared machine.
+    let mut paired: Vec<f64> = on
+        .iter()
+        .zip(&off)
+        .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+        .collect();
+    paired.sort_by(f64::total_cmp);
+    let pair = paired[paired.len() / 2];
     let (m_on, m_off) = (median(&mut on), median(&mut off));
     let backend = if mysql.is_some() { "mysql" } else { "sqlite" };
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
     println!(
         "backend={backend} records={n} rounds={rounds} best: off={b_off:.3}s on={b_on:.3}s \
-         on/off={:.3}; median: off={m_off:.3}s on={m_on:.3}s on/off={:.3}; load average at start: {}",
+         on/off={:.3}; median: off={m_off:.3}s on={m_on:.3}s on/off={:.3}; \
+         median of the rounds' on/off={pair:.3}; load average at start: {}",
         b_on / b_off,
         m_on / m_off,
         load.join(" ")
