@@ -289,6 +289,78 @@ typedef struct vmailsql_alias_list {
 } vmailsql_alias_list;
 
 /**
+ * One audit record. Never holds a password or a password hash.
+ *
+ * Ownership: returned by the library inside a `vmailsql_audit_list`, read-only, freed with
+ * its list; strings are owned by the list. ABI: fields are only ever appended.
+ */
+typedef struct vmailsql_audit_record {
+    /**
+     * Increasing with every record.
+     */
+    int64_t id;
+    /**
+     * When, in seconds since 1970-01-01 UTC.
+     */
+    int64_t at;
+    /**
+     * The same time as `YYYY-MM-DDTHH:MM:SSZ`.
+     */
+    const char *when;
+    /**
+     * Who: `unix:<user>`, `domain:<name>`, or what `vmailsql_set_actor()` named.
+     */
+    const char *actor;
+    /**
+     * From where: `local`, or a client address.
+     */
+    const char *origin;
+    /**
+     * The domain concerned (empty for site-wide records such as an import).
+     */
+    const char *domain;
+    /**
+     * What: `domain`, `popbox`, `forwarder`, `catch-all`, `alias`, `password`, `session`, ...
+     */
+    const char *object;
+    /**
+     * Which one, e.g. `alice@example.org`.
+     */
+    const char *name;
+    /**
+     * `created`, `changed`, `deleted`, `signed-in`, `sign-in-failed`, `imported`, ...
+     */
+    const char *action;
+    /**
+     * The values before the change, or NULL.
+     */
+    const char *before;
+    /**
+     * The values after the change, or NULL.
+     */
+    const char *after;
+    /**
+     * `ok`, or `failed` (a refused sign-in).
+     */
+    const char *outcome;
+} vmailsql_audit_record;
+
+/**
+ * A list of audit records, oldest first; as `vmailsql_domain_list`, freed with
+ * `vmailsql_audit_list_free()`.
+ */
+typedef struct vmailsql_audit_list {
+    /**
+     * Number of items.
+     */
+    size_t count;
+    /**
+     * The items.
+     */
+    const struct vmailsql_audit_record *items;
+} vmailsql_audit_list;
+
+/**
  * A local mailbox: where its mail lives and who owns it.
  *
  * Ownership: returned by the library, read-only for the caller, freed with
@@ -850,6 +922,55 @@ enum vmailsql_result vmailsql_destroy_session(const struct vmailsql *handle, con
  * `handle` is a live handle; `count` NULL or valid for a write.
  */
 enum vmailsql_result vmailsql_expire_sessions(const struct vmailsql *handle, uint64_t *count);
+
+/**
+ * Names who makes this handle's changes in the audit log (default `unix:<user>` of the
+ * process), and from where (`origin` NULL: `local`; the control panel gives the client
+ * address). Returns `VMAILSQL_INVALID_INPUT` for an empty string, one over 255 bytes, or one
+ * with control characters.
+ *
+ * # Safety
+ * `handle` is a live handle; `actor` a NUL-terminated string; `origin` NULL or one.
+ */
+enum vmailsql_result vmailsql_set_actor(const struct vmailsql *handle,
+                                        const char *actor,
+                                        const char *origin);
+
+/**
+ * Creates the audit table when the database lacks it (any schema, the legacy one included).
+ *
+ * # Safety
+ * `handle` is a live handle.
+ */
+enum vmailsql_result vmailsql_create_audit_table(const struct vmailsql *handle);
+
+/**
+ * Audit records, oldest first: of one domain (`domain` not NULL), at or after `since` and
+ * before `until` (seconds since the epoch; a negative value does not filter), of one `action`
+ * and one `actor` (NULL: any), the newest `limit` of them (0: all). Returns
+ * `VMAILSQL_NOT_FOUND` when the database has no audit table. On success `*records` receives a
+ * list to free with `vmailsql_audit_list_free()`.
+ *
+ * # Safety
+ * `handle` is a live handle; `domain`, `action`, `actor` NULL or NUL-terminated strings;
+ * `records` valid for a write.
+ */
+enum vmailsql_result vmailsql_audit_log(const struct vmailsql *handle,
+                                        const char *domain,
+                                        int64_t since,
+                                        int64_t until,
+                                        const char *action,
+                                        const char *actor,
+                                        uint32_t limit,
+                                        struct vmailsql_audit_list **records);
+
+/**
+ * Frees an audit list and its items. `vmailsql_audit_list_free(NULL)` does nothing.
+ *
+ * # Safety
+ * `list` is NULL or came from `vmailsql_audit_log()` and was not freed before.
+ */
+void vmailsql_audit_list_free(struct vmailsql_audit_list *list);
 
 /**
  * Checks a POP3 login and its password, by tpop3d's rules: the login splits at the first

@@ -253,6 +253,26 @@ vm_alias_sv(pTHX_ const vmailsql_alias *a)
     return newRV_noinc((SV *)hv);
 }
 
+/* One audit record (it never holds a password or a hash). */
+static SV *
+vm_audit_sv(pTHX_ const vmailsql_audit_record *r)
+{
+    HV *hv = newHV();
+    hv_stores(hv, "id", newSViv((IV)r->id));
+    hv_stores(hv, "at", newSViv((IV)r->at));
+    hv_stores(hv, "when", vm_sv(aTHX_ r->when));
+    hv_stores(hv, "actor", vm_sv(aTHX_ r->actor));
+    hv_stores(hv, "origin", vm_sv(aTHX_ r->origin));
+    hv_stores(hv, "domain", vm_sv(aTHX_ r->domain));
+    hv_stores(hv, "object", vm_sv(aTHX_ r->object));
+    hv_stores(hv, "name", vm_sv(aTHX_ r->name));
+    hv_stores(hv, "action", vm_sv(aTHX_ r->action));
+    hv_stores(hv, "before", vm_sv(aTHX_ r->before));
+    hv_stores(hv, "after", vm_sv(aTHX_ r->after));
+    hv_stores(hv, "outcome", vm_sv(aTHX_ r->outcome));
+    return newRV_noinc((SV *)hv);
+}
+
 /* A Perl object for a new handle, blessed into the invocant's class. */
 static SV *
 vm_object(pTHX_ SV *class, vmailsql *h)
@@ -1006,6 +1026,20 @@ vm_signin_attempts(self, subject, window_seconds)
   OUTPUT:
     RETVAL
 
+ # ---- audit log ----
+
+int
+vm_set_actor(self, actor, origin = &PL_sv_undef)
+    Vmailsql self
+    SV *actor
+    SV *origin
+  CODE:
+    VM_CHECK(vmailsql_set_actor(self, vm_str(aTHX_ actor, "actor"),
+                                vm_str(aTHX_ origin, "origin")));
+    RETVAL = 1;
+  OUTPUT:
+    RETVAL
+
 int
 vm_clear_signin_attempts(self, subject)
     Vmailsql self
@@ -1015,3 +1049,30 @@ vm_clear_signin_attempts(self, subject)
     RETVAL = 1;
   OUTPUT:
     RETVAL
+
+int
+vm_create_audit_table(self)
+    Vmailsql self
+  CODE:
+    VM_CHECK(vmailsql_create_audit_table(self));
+    RETVAL = 1;
+  OUTPUT:
+    RETVAL
+
+void
+vm__audit_log(self, domain, since, until, action, actor, limit)
+    Vmailsql self
+    SV *domain
+    IV since
+    IV until
+    SV *action
+    SV *actor
+    UV limit
+  PREINIT:
+    vmailsql_audit_list *list = NULL;
+  PPCODE:
+    VM_CHECK(vmailsql_audit_log(self, vm_str(aTHX_ domain, "domain"), (int64_t)since,
+                                (int64_t)until, vm_str(aTHX_ action, "action"),
+                                vm_str(aTHX_ actor, "actor"), (uint32_t)limit, &list));
+    VM_PUSH_LIST(list, vm_audit_sv);
+    vmailsql_audit_list_free(list);

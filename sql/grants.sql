@@ -8,6 +8,8 @@ GRANT SELECT ON virtualemail.forwarder    TO 'vmail_lookup'@'localhost';
 GRANT SELECT ON virtualemail.popbox       TO 'vmail_lookup'@'localhost';
 -- Only if upgrade_on_login = yes:
 -- GRANT UPDATE (password_hash) ON virtualemail.popbox TO 'vmail_lookup'@'localhost';
+-- ... and, with the audit log, the record of each upgrade (a change fails without it):
+-- GRANT SELECT, INSERT ON virtualemail.audit_log TO 'vmail_lookup'@'localhost';
 
 -- Administration (vmailctl, the Perl scripts, the control panel).
 CREATE USER IF NOT EXISTS 'vmail_admin'@'localhost' IDENTIFIED BY 'change-me-admin';

@@ -4,6 +4,7 @@
 //! rejected change leaves nothing behind.
 
 use crate::address::{self, normalize_domain, normalize_local_part, printable};
+use crate::audit::{self, Entry};
 use crate::error::{Error, ErrorKind, Result};
 use crate::password;
 use crate::rows::{Domain, DomainAlias, Forwarder, Popbox, CATCH_ALL};
@@ -105,6 +106,7 @@ impl Vmail {
                     domain.name
                 )));
             }
+            audit::record(db, self, Entry::domain_created(&domain))?;
             sql::insert_domain(db, &domain)
         })
     }
@@ -144,9 +146,11 @@ impl Vmail {
         }
         self.write(|db| {
             let mut domain = locked_domain(db, &name)?;
+            let before = domain.clone();
             domain.path = change.path.clone().or(domain.path);
             domain.unix_user = change.unix_user.clone().or(domain.unix_user);
             domain.max_popbox = change.max_popbox.unwrap_or(domain.max_popbox);
+            audit::record(db, self, Entry::domain_changed(&before, &domain))?;
             sql::update_domain(db, &domain)
         })
     }
@@ -160,6 +164,12 @@ impl Vmail {
         let hash = self.hash_password(password)?;
         self.write(|db| {
             let mut domain = locked_domain(db, &name)?;
+            let old = domain.password_hash.clone();
+            audit::record(
+                db,
+                self,
+                Entry::password("changed", &name, &name, old.as_deref(), &hash),
+            )?;
             domain.password_hash = Some(hash.clone());
             sql::update_domain(db, &domain)?;
             sql::delete_session(db, &name).map(drop)
@@ -174,7 +184,8 @@ impl Vmail {
     pub fn delete_domain(&self, name: &str) -> Result<()> {
         let name = normalize_domain(name)?;
         self.write(|db| {
-            locked_domain(db, &name)?;
+            let before = locked_domain(db, &name)?;
+            audit::record(db, self, Entry::domain_deleted(&before))?;
             sql::delete_domain(db, &name).map(drop)
         })
     }
@@ -239,6 +250,7 @@ impl Vmail {
                     popbox.domain
                 )));
             }
+            audit::record(db, self, Entry::popbox_created(&popbox))?;
             sql::insert_popbox(db, &popbox)
         })
     }
@@ -312,7 +324,8 @@ impl Vmail {
             address::normalize_lookup_local_part(local_part)?,
         );
         let hash = self.hash_password(password)?;
-        let changed = self.write_one(|db| sql::set_popbox_hash(db, &domain, &local, &hash))?;
+        let changed =
+            self.write_one(|db| audit::set_popbox_hash(db, self, (&domain, &local), &hash, "set"))?;
         if changed {
             Ok(())
         } else {
@@ -336,7 +349,9 @@ impl Vmail {
             ));
         }
         password::limits::refuse_over_cost(hash)?;
-        if self.write_one(|db| sql::set_popbox_hash(db, &domain, &local, hash))? {
+        if self
+            .write_one(|db| audit::set_popbox_hash(db, self, (&domain, &local), hash, "hash-set"))?
+        {
             Ok(())
         } else {
             Err(Error::not_found(format!("no popbox {local}@{domain}")))
@@ -370,7 +385,9 @@ impl Vmail {
             _ => return Err(Error::auth_failed()),
         };
         let hash = self.hash_password(new)?;
-        if self.write_one(|db| sql::swap_popbox_hash(db, &popbox, &stored, &hash))? {
+        if self.write_one(|db| {
+            audit::swap_popbox_hash(db, self, &popbox, (&stored, &hash), "changed")
+        })? {
             Ok(())
         } else {
             Err(Error::conflict(
@@ -388,7 +405,7 @@ impl Vmail {
             normalize_domain(domain)?,
             address::normalize_lookup_local_part(local_part)?,
         );
-        if self.write_one(|db| sql::delete_popbox(db, &domain, &local))? {
+        if self.write_one(|db| audit::delete_popbox(db, self, &domain, &local))? {
             Ok(())
         } else {
             Err(Error::not_found(format!("no popbox {local}@{domain}")))
@@ -413,6 +430,7 @@ impl Vmail {
                     fwd.local_part, fwd.domain
                 )));
             }
+            audit::record(db, self, Entry::forwarder_created(&fwd))?;
             sql::insert_forwarder(db, &fwd)
         })
     }
@@ -431,7 +449,13 @@ impl Vmail {
         self.write(|db| {
             locked_domain(db, &fwd.domain)?;
             check_no_loop(db, &fwd)?;
+            let before = sql::forwarder(db, &fwd.domain, &fwd.local_part)?;
             if sql::update_forwarder(db, &fwd)? {
+                audit::record(
+                    db,
+                    self,
+                    Entry::forwarder_changed(before.as_ref().unwrap_or(&fwd), &fwd),
+                )?;
                 Ok(())
             } else {
                 Err(Error::not_found(format!(
@@ -451,9 +475,18 @@ impl Vmail {
         self.write(|db| {
             locked_domain(db, &fwd.domain)?;
             check_no_loop(db, &fwd)?;
+            let before = sql::forwarder(db, &fwd.domain, CATCH_ALL)?;
             if !sql::update_forwarder(db, &fwd)? {
                 sql::insert_forwarder(db, &fwd)?;
             }
+            audit::record(
+                db,
+                self,
+                before.map_or_else(
+                    || Entry::forwarder_created(&fwd),
+                    |b| Entry::forwarder_changed(&b, &fwd),
+                ),
+            )?;
             Ok(())
         })
     }
@@ -489,7 +522,7 @@ impl Vmail {
             normalize_domain(domain)?,
             address::normalize_lookup_local_part(local_part)?,
         );
-        if self.write_one(|db| sql::delete_forwarder(db, &domain, &local))? {
+        if self.write_one(|db| audit::delete_forwarder(db, self, &domain, &local))? {
             Ok(())
         } else {
             Err(Error::not_found(format!("no forwarder {local}@{domain}")))
@@ -525,6 +558,7 @@ impl Vmail {
                     entry.alias
                 )));
             }
+            audit::record(db, self, Entry::alias_created(&entry))?;
             sql::insert_alias(db, &entry)
         })
     }
@@ -544,7 +578,7 @@ impl Vmail {
     /// `NotFound` when it does not exist.
     pub fn delete_alias(&self, alias: &str) -> Result<()> {
         let alias = normalize_domain(alias)?;
-        if self.write_one(|db| sql::delete_alias(db, &alias))? {
+        if self.write_one(|db| audit::delete_alias(db, self, &alias))? {
             Ok(())
         } else {
             Err(Error::not_found(format!("no alias {alias}")))

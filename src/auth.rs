@@ -7,6 +7,7 @@
 pub(crate) mod equal_time;
 
 use crate::address::{self, split_login};
+use crate::audit;
 use crate::error::{Error, Result};
 use crate::mailbox::{unsafe_stored, Mailbox, StoredMailbox};
 use crate::password;
@@ -127,12 +128,16 @@ impl Vmail {
         let domain = match (verdict, found) {
             (Verdict::Match, Some(domain)) => domain,
             (Verdict::TooCostly, Some(d)) => return Err(too_costly(&format!("domain {}", d.name))),
-            _ => return Err(Error::auth_failed()),
+            (_, found) => {
+                audit::sign_in_failed(self, found.as_ref().map_or(domain, |d| d.name.as_str()));
+                return Err(Error::auth_failed());
+            }
         };
         let stored = stored.unwrap_or_default();
         if self.should_upgrade(&stored) {
             if let Ok(new) = password::hash(self.config().password_scheme, password) {
-                let _ = self.write(|db| sql::swap_domain_hash(db, &domain.name, &stored, &new));
+                let _ =
+                    self.write(|db| audit::swap_domain_hash(db, self, &domain.name, &stored, &new));
             }
         }
         Ok(())
@@ -176,7 +181,9 @@ impl Vmail {
             return;
         }
         if let Ok(new) = password::hash(self.config().password_scheme, password) {
-            let _ = self.write(|db| sql::swap_popbox_hash(db, &row.popbox, stored, &new));
+            let _ = self.write(|db| {
+                audit::swap_popbox_hash(db, self, &row.popbox, (stored, &new), "rehashed")
+            });
         }
     }
 }

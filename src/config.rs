@@ -65,8 +65,33 @@ pub struct Config {
     /// for the Rust and C API, 60 seconds in Exim's dlfunc functions, which never keep anything
     /// beyond their Exim process.
     pub domain_cache_max_age: Option<Duration>,
+    /// When changes write an audit record (`audit = auto | on | off`).
+    pub audit: AuditMode,
     /// The file this was read from, if any.
     pub source: Option<PathBuf>,
+}
+
+/// When changes write a record to the audit log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AuditMode {
+    /// Whenever the database has the audit table (the default: a site without one is unchanged).
+    #[default]
+    Auto,
+    /// Always: a change whose record cannot be written fails, and so does a missing table.
+    On,
+    /// Never.
+    Off,
+}
+
+impl AuditMode {
+    fn parse(value: &str) -> Result<AuditMode> {
+        match value.to_ascii_lowercase().as_str() {
+            "auto" => Ok(AuditMode::Auto),
+            "on" | "yes" | "true" | "1" => Ok(AuditMode::On),
+            "off" | "no" | "false" | "0" => Ok(AuditMode::Off),
+            _ => Err(Error::invalid(format!("{value:?} is not auto, on or off"))),
+        }
+    }
 }
 
 impl Default for Config {
@@ -83,6 +108,7 @@ impl Default for Config {
             login_via_alias: false,
             session_lifetime: Duration::from_secs(30 * 60),
             domain_cache_max_age: None,
+            audit: AuditMode::Auto,
             source: None,
         }
     }
@@ -194,6 +220,7 @@ impl Config {
             "session_lifetime" => self.session_lifetime = seconds(value)?,
             "domain_cache_max_age" => self.domain_cache_max_age = Some(max_age(value)?),
             "login_separators" if !value.is_empty() => self.login_separators = value.to_string(),
+            "audit" => self.audit = AuditMode::parse(value)?,
             _ => return Err(Error::invalid(format!("unknown setting {key:?}"))),
         }
         Ok(())

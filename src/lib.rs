@@ -32,6 +32,7 @@
 
 pub mod address;
 mod admin;
+pub mod audit;
 mod auth;
 pub mod config;
 mod domain_cache;
@@ -52,7 +53,8 @@ mod throttle;
 mod vmail;
 
 pub use admin::{DomainChange, NewDomain};
-pub use config::Config;
+pub use audit::{AuditFilter, AuditRecord};
+pub use config::{AuditMode, Config};
 pub use engines::TableEngine;
 pub use error::{Error, ErrorKind, Result};
 pub use mailbox::Mailbox;

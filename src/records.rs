@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::address;
 use crate::admin::{check_max_popbox, checked_forwarder};
+use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
 use crate::rows::{Domain, DomainAlias, Forwarder, Popbox};
 use crate::store::{sql, Backend, Value};
@@ -84,7 +85,11 @@ impl Vmail {
                 let e = p.error;
                 return Err(Error::new(e.kind(), format!("record {}: {e}", p.index + 1)));
             }
-            insert_all(db, checked.iter().flatten().map(|r| &**r))
+            let report = insert_all(db, checked.iter().flatten().map(|r| &**r))?;
+            audit::when(db, self, true, || {
+                Entry::imported(&report, checked.iter().flatten().map(|r| &**r))
+            })?;
+            Ok(report)
         })
     }
 

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::address::normalize_domain;
+use crate::audit::{self, Entry};
 use crate::error::{Error, Result};
 use crate::store::sql;
 use crate::vmail::Vmail;
@@ -45,6 +46,7 @@ impl Vmail {
         self.write(|db| {
             sql::domain(db, &domain, true)?
                 .ok_or_else(|| Error::not_found(format!("no such domain {domain}")))?;
+            audit::record(db, self, Entry::session("signed-in", &domain))?;
             sql::replace_session(db, &domain, &token_hash(&token), expires)
         })?;
         Ok(token)
@@ -80,7 +82,7 @@ impl Vmail {
     /// `Temporary` when the database is unreachable.
     pub fn destroy_session(&self, domain: &str) -> Result<()> {
         let domain = normalize_domain(domain)?;
-        self.write_one(|db| sql::delete_session(db, &domain))
+        self.write_one(|db| audit::delete_session(db, self, &domain))
             .map(drop)
     }
 
@@ -89,7 +91,7 @@ impl Vmail {
     /// # Errors
     /// `Temporary` when the database is unreachable.
     pub fn expire_sessions(&self) -> Result<u64> {
-        self.write_one(|db| sql::expire_sessions(db, now()))
+        self.write_one(|db| audit::expire_sessions(db, self, now()))
     }
 
     fn session_seconds(&self) -> i64 {

@@ -15,6 +15,7 @@ use crate::store::{self, Backend, Store, StoreKind};
 pub struct Vmail {
     config: Config,
     store: Mutex<Store>,
+    pub(crate) audit: crate::audit::State,
 }
 
 impl std::fmt::Debug for Vmail {
@@ -34,6 +35,7 @@ impl Vmail {
         store::check_urls(&config)?;
         Ok(Vmail {
             store: Mutex::new(Store::new(config.clone())),
+            audit: crate::audit::State::default(),
             config,
         })
     }

@@ -416,6 +416,16 @@ sub library {
     return $self->{vm};
 }
 
+# Names who the library's audit log records for this request's changes: `$who` (the signed-in
+# domain, the popbox) from the client address. A name the library refuses is recorded as such.
+sub acting_as {
+    my ($self, $who) = @_;
+    my $from = $ENV{REMOTE_ADDR};
+    $from = 'unknown' unless defined $from && length $from;
+    eval { $self->library->set_actor($who, $from); 1 }
+        or $self->library->set_actor('cgi:unprintable-name', $from);
+}
+
 # The kind of an exception from the library ('internal' for anything else).
 sub error_kind {
     my ($err) = @_;
@@ -503,7 +513,7 @@ sub page {
         my $script = h(script_url());
         my @items = (
             [overview => 'Overview'], [popboxes => 'Popboxes'], [forwarders => 'Forwarders'],
-            [password => 'Domain password'],
+            [password => 'Domain password'], [activity => 'Activity'],
         );
         my $links = join '', map {
             my ($key, $label) = @$_;

@@ -59,6 +59,19 @@ sub change_domain {
     return $self->_change_domain($name, $arg{path}, $arg{unix_user}, $max);
 }
 
+# audit_log(domain => ..., since => $epoch, until => $epoch, action => ..., actor => ...,
+# limit => $n): the records, oldest first.
+sub audit_log {
+    my ($self, %arg) = @_;
+    _check_keys('audit_log', \%arg, qw(domain since until action actor limit));
+    for my $k (qw(since until limit)) {
+        _invalid("audit_log: $k must be a whole number")
+            if defined $arg{$k} && $arg{$k} !~ /\A[0-9]+\z/;
+    }
+    return $self->_audit_log($arg{domain}, $arg{since} // -1, $arg{until} // -1,
+        $arg{action}, $arg{actor}, $arg{limit} // 0);
+}
+
 1;
 
 __END__
@@ -425,6 +438,28 @@ The attempts counted in C<$subject>'s current window, without counting one.
 =item clear_signin_attempts($subject)
 
 Forgets C<$subject>'s attempts (after a successful sign-in). Returns 1.
+
+=back
+
+=head2 Audit log
+
+Every change writes one record in its own transaction (see the README's "Audit log").
+
+=over
+
+=item set_actor($actor, $origin)
+
+Names who makes this handle's changes (default C<unix:> and the process's user) and from where
+(default C<local>); the control panel passes C<domain:NAME> and the client address.
+
+=item create_audit_table()
+
+Creates the C<audit_log> table when the database lacks it.
+
+=item audit_log(domain => $d, since => $epoch, until => $epoch, action => $a, actor => $who, limit => $n)
+
+The records, oldest first, as hash references with C<id at when actor origin domain object name
+action before after outcome>; all arguments optional. In scalar context, their number.
 
 =back
 

@@ -16,6 +16,7 @@ use std::path::Path;
 use crate::{ErrorKind, Vmail};
 
 mod admin;
+mod audit;
 mod auth;
 mod exim;
 mod out;

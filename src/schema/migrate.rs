@@ -143,7 +143,8 @@ impl Vmail {
                         e.kind(),
                         format!("migration failed, legacy tables unchanged: {e}"),
                     )
-                })
+                })?;
+                crate::audit::migrated(db, self)
             })?;
         }
         Ok(MigrationReport {

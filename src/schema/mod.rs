@@ -28,7 +28,8 @@ impl Vmail {
                     existing.join(", ")
                 )));
             }
-            db.execute_script(store::schema_text(db.kind(), kind)?)
+            db.execute_script(store::schema_text(db.kind(), kind)?)?;
+            crate::audit::create_table(db).map(drop)
         })
     }
 

@@ -8,6 +8,7 @@
 //! `fork()` abandons the parent's connection without closing it (closing would send a QUIT on a
 //! socket the parent still uses) and opens its own.
 
+pub(crate) mod audit;
 mod mysql;
 pub(crate) mod sql;
 mod sqlite;

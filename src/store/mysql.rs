@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 
 /// The recommended schema for new MySQL/MariaDB sites.
 pub(crate) const SCHEMA: &str = include_str!("../../sql/mysql/schema.sql");
+/// The audit table (`store::audit`), beside either schema.
+pub(crate) const AUDIT_SCHEMA: &str = include_str!("../../sql/mysql/audit.sql");
 /// The seed's schema, for sites that want it unchanged, and the one table vmailsql adds
 /// (`signin_failure`, the control panel's sign-in throttle).
 pub(crate) const LEGACY_SCHEMA: &str = concat!(

@@ -13,6 +13,8 @@ use crate::error::{Error, Result};
 
 /// The schema a new SQLite database gets.
 pub(crate) const SCHEMA: &str = include_str!("../../sql/sqlite/schema.sql");
+/// The audit table (`store::audit`).
+pub(crate) const AUDIT_SCHEMA: &str = include_str!("../../sql/sqlite/audit.sql");
 
 /// Bytes of the database file mapped into memory (only what is used is ever read).
 const MMAP_SIZE: i64 = 1 << 30;

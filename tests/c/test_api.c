@@ -1166,6 +1166,40 @@ static void test_threads(void) {
     vmailsql_free(h);
 }
 
+static void test_audit_log(void) {
+    vmailsql *h = fresh_db();
+    vmailsql_audit_list *log = (vmailsql_audit_list *)SENTINEL;
+    size_t i;
+
+    CHECK_CODE(vmailsql_set_actor(h, "c:test_api", "203.0.113.9"), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_set_actor(h, "", NULL), VMAILSQL_INVALID_INPUT);
+    CHECK_CODE(vmailsql_set_actor(h, NULL, NULL), VMAILSQL_NULL_ARGUMENT);
+    CHECK_CODE(vmailsql_set_actor(h, "\xff", NULL), VMAILSQL_INVALID_INPUT);
+    CHECK_CODE(vmailsql_create_audit_table(h), VMAILSQL_OK); /* already there: no change */
+    CHECK_CODE(vmailsql_add_popbox(h, "example.org", "erin", "Erin-Secret-1", NULL), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_audit_log(h, "example.org", -1, -1, NULL, "c:test_api", 0, &log),
+               VMAILSQL_OK);
+    CHECK(log != SENTINEL && log->count == 1);
+    for (i = 0; log != SENTINEL && i < log->count; i++) {
+        CHECK_STR(log->items[i].object, "popbox");
+        CHECK_STR(log->items[i].action, "created");
+        CHECK_STR(log->items[i].name, "erin@example.org");
+        CHECK_STR(log->items[i].origin, "203.0.113.9");
+        CHECK_STR(log->items[i].outcome, "ok");
+        CHECK(log->items[i].before == NULL);
+        CHECK(log->items[i].after != NULL && strstr(log->items[i].after, "Secret") == NULL);
+        CHECK(strlen(log->items[i].when) == 20 && log->items[i].at > 0);
+    }
+    vmailsql_audit_list_free(log);
+    log = (vmailsql_audit_list *)SENTINEL;
+    CHECK_CODE(vmailsql_audit_log(h, NULL, -1, -1, NULL, NULL, 0, NULL), VMAILSQL_NULL_ARGUMENT);
+    CHECK_CODE(vmailsql_audit_log(h, NULL, -1, 1, NULL, NULL, 0, &log), VMAILSQL_OK);
+    CHECK(log != SENTINEL && log->count == 0 && log->items == NULL);
+    vmailsql_audit_list_free(log);
+    vmailsql_audit_list_free(NULL);
+    vmailsql_free(h);
+}
+
 /* ---- runner ---- */
 
 struct test {
@@ -1194,6 +1228,7 @@ static const struct test tests[] = {
     {"password_functions", test_password_functions},
     {"sessions", test_sessions},
     {"signin throttle", test_signin_throttle},
+    {"audit_log", test_audit_log},
     {"upgrade_on_login", test_upgrade_on_login},
     {"database_down", test_database_down},
     {"null_handle", test_null_handle},

@@ -776,7 +776,8 @@ def test_every_page_reads_well_on_desktop_and_phone(env, browser, shots):
                            ("password", "05-domain-password"),
                            ("popbox_password&local=alice", "03b-popbox-password"),
                            ("delete_popbox&local=bob", "03c-delete-popbox"),
-                           ("forwarder&local=sales", "04b-change-forwarder")):
+                           ("forwarder&local=sales", "04b-change-forwarder"),
+                           ("activity", "09-activity")):
             b.get(env.site.url(f"{LOGIN}?page={page}"))
             assert heading(b) != "Something went wrong"
             check(b, name, width)
@@ -826,3 +827,33 @@ def test_no_password_in_urls_or_logs(env):
     # The scripts log only their own lines: no Perl warnings, no stray output.
     stray = [line for line in env.site.cgi_stderr().splitlines() if not line.startswith("vmailsql-cgi[")]
     assert stray == []
+
+
+def test_activity_page_shows_the_domains_own_records_only(env, browser):
+    add_domain(env, "audited.example", "audited-domain-pw")
+    add_domain(env, "neighbour.example", "neighbour-domain-pw")
+    env.lib("add_popbox", "neighbour.example", "secretive", pw("neighbour-pop-pw"), None)
+    b = browser()
+    sign_in(b, env, "audited.example", pw("audited-wrong-pw"))
+    assert notices(b) == ["Unknown domain or wrong password."]
+    sign_in(b, env, "audited.example", "audited-domain-pw")
+    nav(b, "Popboxes")
+    b.submit(button("add_popbox"), {"#local_part": "dora", "#password": pw("dora-pass-123"),
+                                    "#password2": "dora-pass-123"})
+    nav(b, "Activity")
+    assert heading(b) == "Activity"
+    rows = row_texts(b)
+    # newest first: the popbox, the sign-in, the refused sign-in, the domain's creation
+    assert "popbox dora@audited.example" in rows[0] and "created" in rows[0], rows
+    assert "signed-in" in rows[1] and "sign-in-failed" in rows[2] and "failed" in rows[2], rows
+    assert all("domain:audited.example" in r and "from 127.0.0.1" in r for r in rows[:3]), rows
+    assert "domain audited.example" in rows[3] and "unix:" in rows[3], rows
+    page = b.source
+    assert "neighbour" not in page and "secretive" not in page
+    for secret in PASSWORDS:
+        assert secret not in page
+    # the library agrees: the panel's changes carry the signed-in domain and the client address
+    records = env.lib.list("audit_log", "domain", "audited.example")
+    assert [(r["actor"], r["origin"]) for r in records[1:]] == [("domain:audited.example", "127.0.0.1")] * 3
+    neighbour = env.lib.list("audit_log", "domain", "neighbour.example")
+    assert [r["action"] for r in neighbour] == ["created", "created"]

@@ -96,6 +96,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Add a site from JSON Lines: everything is checked first, then all or nothing is written
     Import(ImportArgs),
+    /// The audit log: who changed what, when and from where (`log init`, `log prune`)
+    Log(crate::log::LogArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell)
     Completions(CompletionsArgs),
 }

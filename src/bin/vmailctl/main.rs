@@ -12,6 +12,7 @@ mod domain;
 mod exit;
 mod forwarder;
 mod jsonl;
+mod log;
 mod names;
 mod output;
 mod popbox;
@@ -64,6 +65,7 @@ fn dispatch(ctx: &Context, command: Command) -> Outcome<Report> {
         Command::Check(args) => check::run(ctx, args),
         Command::Export(args) => transfer::export(ctx, args),
         Command::Import(args) => transfer::import(ctx, args),
+        Command::Log(args) => log::run(ctx, args),
         Command::Completions(args) => {
             let mut command = Cli::command();
             clap_complete::generate(args.shell, &mut command, "vmailctl", &mut std::io::stdout());
