@@ -261,14 +261,14 @@ fn the_audit_setting_decides(backend: Backend) {
     // a site without the table: auto writes nothing, on refuses every change
     common_drop_audit(&fx);
     let auto = fx.reopen(|_| {});
-    auto.add_popbox("example.org", "alice", "pw", None).unwrap();
+    auto.add_popbox("example.org", "alice", "pw-secret-1", None).unwrap();
     let on = fx.reopen(|c| c.audit = AuditMode::On);
-    let e = on.add_popbox("example.org", "bob", "pw", None).unwrap_err();
+    let e = on.add_popbox("example.org", "bob", "pw-secret-1", None).unwrap_err();
     assert!(e.to_string().contains("vmailctl log init"), "{e}");
     assert!(on.popbox("example.org", "bob").is_err());
     assert!(on.create_audit_table().unwrap());
     assert!(!on.create_audit_table().unwrap());
-    on.add_popbox("example.org", "bob", "pw", None).unwrap();
+    on.add_popbox("example.org", "bob", "pw-secret-1", None).unwrap();
     assert_eq!(actions(&on), ["popbox created bob@example.org"]);
 }
 

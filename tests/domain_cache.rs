@@ -26,7 +26,7 @@ fn deleted_rows_stop_resolving_within_the_bound(b: Backend) {
         ))
         .unwrap();
     admin
-        .add_popbox("example.org", "alice", "pw", None)
+        .add_popbox("example.org", "alice", "pw-secret-1", None)
         .unwrap();
     admin.add_alias("example.net", "example.org").unwrap();
     admin
@@ -60,7 +60,7 @@ fn deleted_rows_stop_resolving_within_the_bound(b: Backend) {
     );
 
     // A domain deleted elsewhere: its popboxes go at once, the domain itself within the bound.
-    admin.add_popbox("example.org", "bob", "pw", None).unwrap();
+    admin.add_popbox("example.org", "bob", "pw-secret-1", None).unwrap();
     assert_eq!(rule(v.resolve("bob@example.org")), Ok(Rule::Popbox));
     admin.delete_domain("example.org").unwrap();
     assert_eq!(rule(v.resolve("bob@example.org")), Err(ErrorKind::NotFound));

@@ -137,7 +137,7 @@ fn site(dir: &Path) -> String {
             .add_domain(&NewDomain::new(domain, &path, user))
             .unwrap();
         for p in popboxes {
-            vmail.add_popbox(domain, p, "pw", None).unwrap();
+            vmail.add_popbox(domain, p, "pw-secret-1", None).unwrap();
         }
     }
     vmail
