@@ -178,10 +178,10 @@ fn a_refused_change_leaves_no_record(backend: Backend) {
     let mut d = NewDomain::new("example.org", "/var/mail/example.org", "vmail");
     d.max_popbox = Some(1);
     v.add_domain(&d).unwrap();
-    v.add_popbox("example.org", "alice", "pw-1", None).unwrap();
+    v.add_popbox("example.org", "alice", "pw-secret-1", None).unwrap();
     let before = log(v).len();
     assert_eq!(
-        v.add_popbox("example.org", "bob", "pw-2", None)
+        v.add_popbox("example.org", "bob", "pw-secret-2", None)
             .unwrap_err()
             .kind(),
         ErrorKind::LimitExceeded
@@ -205,7 +205,7 @@ fn a_refused_change_leaves_no_record(backend: Backend) {
     assert_eq!(log(v).len(), before);
     // lookups write nothing
     v.resolve("alice@example.org").unwrap();
-    v.authenticate("alice@example.org", "pw-1").unwrap();
+    v.authenticate("alice@example.org", "pw-secret-1").unwrap();
     let _ = v.authenticate("alice@example.org", "wrong");
     v.domains().unwrap();
     assert_eq!(log(v).len(), before);
@@ -243,7 +243,7 @@ fn a_record_that_cannot_be_written_fails_the_change(backend: Backend) {
         }
     };
     let e = v
-        .add_popbox("example.org", "alice", "pw-1", None)
+        .add_popbox("example.org", "alice", "pw-secret-1", None)
         .unwrap_err();
     assert!(
         e.to_string().contains("cannot write the audit record"),

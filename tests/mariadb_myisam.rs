@@ -80,9 +80,9 @@ fn changes_on_myisam_are_refused_until_converted() {
     }
     v.authenticate("alice@example.org", "alice-pw").unwrap();
     // a change of one statement is atomic on any engine
-    v.set_popbox_password("example.org", "alice", "new-pw")
+    v.set_popbox_password("example.org", "alice", "new-pw-long")
         .unwrap();
-    v.authenticate("alice@example.org", "new-pw").unwrap();
+    v.authenticate("alice@example.org", "new-pw-long").unwrap();
 
     // the seed's race: the limit of 5 would not hold without transactions
     let (created, errors) = race(&url);
@@ -118,7 +118,7 @@ fn changes_on_myisam_are_refused_until_converted() {
         .iter()
         .all(|t| t.engine == "InnoDB"));
     assert_eq!(v.schema_kind().unwrap(), Some(SchemaKind::Legacy));
-    v.authenticate("alice@example.org", "new-pw").unwrap();
+    v.authenticate("alice@example.org", "new-pw-long").unwrap();
     // the same race now stops at the limit exactly
     let (created, errors) = race(&url);
     assert_eq!(created, 4, "one popbox existed: 5 in all; {errors:?}");
@@ -207,7 +207,9 @@ impl OwnServer {
             .prefix("vmailsql-kill9")
             .tempdir()
             .unwrap();
+        // A private TMPDIR: installs running at the same time share nothing.
         let out = Command::new("mariadb-install-db")
+            .env("TMPDIR", dir.path())
             .args(["--no-defaults", "--user=root", "--skip-test-db"])
             .arg("--auth-root-authentication-method=normal")
             .arg(format!("--datadir={}/data", dir.path().display()))

@@ -243,7 +243,8 @@ def write_config(path: Path, url: str, **extra: str) -> Path:
 # ---- the site: a vmail-sql database as the seed's tools left it ----
 
 MAIL = pwd.getpwnam("mail")  # Debian's base-passwd: uid 8, gid 8
-NUMERIC_UID = 5000
+NUMERIC_UID = 65534  # Debian's nobody: a numeric uid with a passwd entry
+UNKNOWN_UID = 4711   # a numeric uid without one: tpop3d refused such logins
 LATIN1_PASSWORD = "pässwörd".encode("latin-1")
 APOP_TIMESTAMP = "<1896.697170952@dbc.mtview.ca.us>"
 APOP_DIGEST = "c4c9334bac560ecc979e58001b3e22fb"  # RFC 1939: tanstaaf
@@ -252,6 +253,7 @@ DOMAINS = [
     # domain_name, unix_user, path
     ("example.org", "mail", "/var/mail/example.org"),
     ("numeric.example", str(NUMERIC_UID), "/srv/mail/numeric"),
+    ("nouid.example", str(UNKNOWN_UID), "/srv/mail/nouid"),
     ("Mixed.EXAMPLE", "mail", "/var/mail/mixed"),
     ("rootuser.example", "root", "/var/mail/root"),
     ("emptyuser.example", "", "/var/mail/empty"),
@@ -279,6 +281,7 @@ POPBOXES = [
     ("example.org", "escape", "5ebe2294ecd0e0f08eab7690d2a6ee69", "../../../etc/passwd"),
     ("example.org", "nombox", "5ebe2294ecd0e0f08eab7690d2a6ee69", None),
     ("numeric.example", "nina", "5ebe2294ecd0e0f08eab7690d2a6ee69", "nina"),
+    ("nouid.example", "nick", "5ebe2294ecd0e0f08eab7690d2a6ee69", "nick"),
     ("Mixed.EXAMPLE", "Carol", "5ebe2294ecd0e0f08eab7690d2a6ee69", "carol"),
     ("rootuser.example", "rob", "5ebe2294ecd0e0f08eab7690d2a6ee69", "rob"),
     ("emptyuser.example", "emma", "5ebe2294ecd0e0f08eab7690d2a6ee69", "emma"),
@@ -405,6 +408,8 @@ def login_cases() -> list[Case]:
              _yes("/var/mail/mixed/carol", "mixed.example")),
         Case("numeric unix_user is the uid", pass_req("nina@numeric.example", "secret"), "YES",
              _yes("/srv/mail/numeric/nina", "numeric.example", NUMERIC_UID, numeric_gid())),
+        Case("numeric unix_user without a passwd entry", pass_req("nick@nouid.example", "secret"),
+             "NO"),
         Case("unsafe mbox_name escaping domain.path", pass_req("escape@example.org", "secret"),
              "NO", logmsg=unsafe.format("escape@example.org")),
         Case("unsafe row, wrong password: plain NO", pass_req("escape@example.org", "bad"), "NO"),
