@@ -24,7 +24,7 @@ import pytest
 import dovecotlib as dl
 import dovecotlua as dv
 
-PASSWORDS = {"alice": "alice-s3cret", "bob": "b0b-pw", "eve": "eve-pw", "rooty": "rooty-pw"}
+PASSWORDS = {"alice": "alice-s3cret", "bob": "b0b-secret", "eve": "eve-secret", "rooty": "rooty-secret"}
 CAROL_CLEAR = "tanstaaf"  # {plaintext}: the only kind of popbox that can use APOP
 DAVE_CLEAR = "secret"  # stored as legacy {md5} hex, upgraded on login
 DAVE_MD5 = "{md5}5ebe2294ecd0e0f08eab7690d2a6ee69"
@@ -309,7 +309,7 @@ def test_readme_lua_example_runs(host_build, tmp_path):
     try:
         api.create_schema()
         api.add_domain("example.org", "/var/mail/example.org", dl.MAIL_USER)
-        api.add_popbox("example.org", "alice", "secret")
+        api.add_popbox("example.org", "alice", "alice-secret")
     finally:
         api.close()
     config = tmp_path / "vmailsql.conf"
@@ -321,7 +321,7 @@ def test_readme_lua_example_runs(host_build, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == f"alice@example.org\t{uid}\t{gid}\t/var/mail/example.org/alice\n"
     # The other branches: a wrong password, and a database that cannot be opened.
-    wrong = example.replace('"secret"', '"wrong"')
+    wrong = example.replace('"alice-secret"', '"wrong"')
     proc = subprocess.run([lua, "-"], input=wrong, env=env, capture_output=True, text=True)
     assert proc.stdout == "wrong password or unknown user\n", proc.stderr
     config.write_text("database = sqlite:///nonexistent-dir/vmail.db\n")
@@ -333,7 +333,7 @@ LUA_API_CHECKS = r"""
 local vmailsql = require "vmailsql"
 local h = assert(vmailsql.open(os.getenv("VMAILSQL_CONFIG")))
 for _ = 1, 3 do
-  local box = assert(h:authenticate("Alice!Example.org", "secret"))
+  local box = assert(h:authenticate("Alice!Example.org", "alice-secret"))
   assert(box.user == "alice@example.org" and box.mbox_path == "/var/mail/example.org/alice")
   assert(box.domain_path == "/var/mail/example.org" and box.unix_user == arg[1])
   assert(box.uid == tonumber(arg[2]) and box.gid == tonumber(arg[3]))
@@ -375,7 +375,7 @@ def test_lua_module_api_under_valgrind(host_build, tmp_path):
     try:
         api.create_schema()
         api.add_domain("example.org", "/var/mail/example.org", dl.MAIL_USER)
-        api.add_popbox("example.org", "alice", "secret")
+        api.add_popbox("example.org", "alice", "alice-secret")
         api.add_popbox_record("example.org", "carol", "{plaintext}tanstaaf")
     finally:
         api.close()
