@@ -178,7 +178,8 @@ fn a_refused_change_leaves_no_record(backend: Backend) {
     let mut d = NewDomain::new("example.org", "/var/mail/example.org", "vmail");
     d.max_popbox = Some(1);
     v.add_domain(&d).unwrap();
-    v.add_popbox("example.org", "alice", "pw-secret-1", None).unwrap();
+    v.add_popbox("example.org", "alice", "pw-secret-1", None)
+        .unwrap();
     let before = log(v).len();
     assert_eq!(
         v.add_popbox("example.org", "bob", "pw-secret-2", None)
@@ -261,14 +262,18 @@ fn the_audit_setting_decides(backend: Backend) {
     // a site without the table: auto writes nothing, on refuses every change
     common_drop_audit(&fx);
     let auto = fx.reopen(|_| {});
-    auto.add_popbox("example.org", "alice", "pw-secret-1", None).unwrap();
+    auto.add_popbox("example.org", "alice", "pw-secret-1", None)
+        .unwrap();
     let on = fx.reopen(|c| c.audit = AuditMode::On);
-    let e = on.add_popbox("example.org", "bob", "pw-secret-1", None).unwrap_err();
+    let e = on
+        .add_popbox("example.org", "bob", "pw-secret-1", None)
+        .unwrap_err();
     assert!(e.to_string().contains("vmailctl log init"), "{e}");
     assert!(on.popbox("example.org", "bob").is_err());
     assert!(on.create_audit_table().unwrap());
     assert!(!on.create_audit_table().unwrap());
-    on.add_popbox("example.org", "bob", "pw-secret-1", None).unwrap();
+    on.add_popbox("example.org", "bob", "pw-secret-1", None)
+        .unwrap();
     assert_eq!(actions(&on), ["popbox created bob@example.org"]);
 }
 

@@ -60,7 +60,9 @@ fn deleted_rows_stop_resolving_within_the_bound(b: Backend) {
     );
 
     // A domain deleted elsewhere: its popboxes go at once, the domain itself within the bound.
-    admin.add_popbox("example.org", "bob", "pw-secret-1", None).unwrap();
+    admin
+        .add_popbox("example.org", "bob", "pw-secret-1", None)
+        .unwrap();
     assert_eq!(rule(v.resolve("bob@example.org")), Ok(Rule::Popbox));
     admin.delete_domain("example.org").unwrap();
     assert_eq!(rule(v.resolve("bob@example.org")), Err(ErrorKind::NotFound));

@@ -192,7 +192,8 @@ fn vmailctl_reports_and_converts_the_engine() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(v.schema_kind().unwrap(), Some(SchemaKind::Recommended));
     assert!(v.table_engines().unwrap().iter().all(|t| t.transactional));
-    v.add_popbox("example.org", "bob", "pw-secret-1", None).unwrap();
+    v.add_popbox("example.org", "bob", "pw-secret-1", None)
+        .unwrap();
 }
 
 /// A server of this test's own, which it kills with SIGKILL and starts again on the same data.

@@ -178,7 +178,8 @@ fn first_write_after_the_connection_ended_goes_to_a_fresh_one() {
     let v = Vmail::open_url(&url).unwrap();
     v.local_domain("example.org").unwrap();
     end_connections(&url);
-    v.add_popbox("example.org", "alice", "pw-secret-1", None).unwrap();
+    v.add_popbox("example.org", "alice", "pw-secret-1", None)
+        .unwrap();
     assert_eq!(v.popboxes(Some("example.org")).unwrap().len(), 1);
     // and once more, now through the transaction of a delete
     end_connections(&url);
@@ -250,7 +251,8 @@ fn lock_wait_timeout_is_temporary() {
     let (k, msg) = kind(result);
     assert_eq!(k, ErrorKind::Temporary, "{msg}");
     assert!(msg.contains("1205"), "{msg}");
-    v.add_popbox("example.org", "alice", "pw-secret-1", None).unwrap();
+    v.add_popbox("example.org", "alice", "pw-secret-1", None)
+        .unwrap();
 }
 
 /// Installs an authentication plugin if the server has its library; false if it has none.
@@ -287,7 +289,8 @@ fn ed25519_accounts_log_in() {
     );
     let v = Vmail::open_url(&as_user(&url, "vm_ed", "ed-secret")).unwrap();
     assert_eq!(v.local_domain("example.org").unwrap(), "example.org");
-    v.add_popbox("example.org", "ed", "pw-secret-1", None).unwrap();
+    v.add_popbox("example.org", "ed", "pw-secret-1", None)
+        .unwrap();
     // a wrong password is an error, not a panic
     let wrong = Vmail::open_url(&as_user(&url, "vm_ed", "wrong")).unwrap();
     let (_, msg) = kind(wrong.local_domain("example.org"));
