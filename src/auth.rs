@@ -136,8 +136,9 @@ impl Vmail {
         let stored = stored.unwrap_or_default();
         if self.should_upgrade(&stored) {
             if let Ok(new) = password::hash(self.config().password_scheme, password) {
-                let _ =
-                    self.write(|db| audit::swap_domain_hash(db, self, &domain.name, &stored, &new));
+                let _ = self.write_aside(|db| {
+                    audit::swap_domain_hash(db, self, &domain.name, &stored, &new)
+                });
             }
         }
         Ok(())
@@ -181,7 +182,7 @@ impl Vmail {
             return;
         }
         if let Ok(new) = password::hash(self.config().password_scheme, password) {
-            let _ = self.write(|db| {
+            let _ = self.write_aside(|db| {
                 audit::swap_popbox_hash(db, self, &row.popbox, (stored, &new), "rehashed")
             });
         }

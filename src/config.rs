@@ -41,6 +41,16 @@ pub struct Config {
     /// Database URLs, tried in order until one connects: `mysql://user:pass@host[:port]/db`,
     /// `mysql://user:pass@localhost/db?socket=/path`, `sqlite:///abs/path.db`, `sqlite::memory:`.
     pub databases: Vec<String>,
+    /// Read servers (MySQL/MariaDB replicas) for lookups, tried in order before the
+    /// `databases` (the primaries, which take every write). Empty: everything goes to
+    /// `databases`, as with one server.
+    pub replicas: Vec<String>,
+    /// A replica that reports more replication lag than this (or whose replication is stopped)
+    /// is skipped.
+    pub max_replica_lag: Duration,
+    /// How long a server found down, lagging or stopped is skipped, and how often a held
+    /// replica connection's lag is read again.
+    pub replica_recheck: Duration,
     /// How long to wait for a database connection.
     pub connect_timeout: Duration,
     /// How long to wait for one answer before reporting "temporarily unavailable".
@@ -98,6 +108,9 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             databases: Vec::new(),
+            replicas: Vec::new(),
+            max_replica_lag: Duration::from_secs(30),
+            replica_recheck: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(10),
             password_scheme: Scheme::default(),
@@ -210,6 +223,9 @@ impl Config {
     fn set(&mut self, key: &str, value: &str) -> Result<()> {
         match key {
             "database" => self.databases = value.split_whitespace().map(str::to_string).collect(),
+            "replicas" => self.replicas = value.split_whitespace().map(str::to_string).collect(),
+            "max_replica_lag" => self.max_replica_lag = max_age(value)?,
+            "replica_recheck" => self.replica_recheck = seconds(value)?,
             "connect_timeout" => self.connect_timeout = seconds(value)?,
             "read_timeout" => self.read_timeout = seconds(value)?,
             "password_scheme" => self.password_scheme = Scheme::parse(value)?,

@@ -50,7 +50,7 @@ impl Vmail {
             .collect();
         if !dry_run {
             for table in &pending {
-                self.read(|db| db.execute_script(&format!("ALTER TABLE {table} ENGINE = InnoDB")))?;
+                self.ddl(|db| db.execute_script(&format!("ALTER TABLE {table} ENGINE = InnoDB")))?;
             }
         }
         Ok(pending)

@@ -98,6 +98,19 @@ impl Vmail {
         self.lock().ddl(op)
     }
 
+    /// A write on the side of a lookup, which leaves the handle's lookups on the read servers
+    /// (see `Store::write_aside`).
+    pub(crate) fn write_aside<T>(&self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
+        self.lock().write_aside(op)
+    }
+
+    /// Sends this handle's lookups to the primary (`database`) from now on, never to the
+    /// `replicas`: what administration tools need, to see what was just written by them or
+    /// by others. A handle does this by itself once it has made a change.
+    pub fn read_from_primary(&self) {
+        self.lock().read_from_primary();
+    }
+
     /// A write of exactly one statement (see `Store::write_one`).
     pub(crate) fn write_one<T>(&self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
         self.lock().write_one(op)

@@ -237,7 +237,7 @@ pub(crate) fn when(
 /// does not change the refusal.
 pub(crate) fn sign_in_failed(vmail: &Vmail, domain: &str) {
     let domain = normalize_domain(domain).unwrap_or_else(|_| printable(domain));
-    let _ = vmail.write(|db| record(db, vmail, Entry::sign_in_failed(&domain)));
+    let _ = vmail.write_aside(|db| record(db, vmail, Entry::sign_in_failed(&domain)));
 }
 
 // ---- the write paths that need the row before they change it ----

@@ -9,15 +9,19 @@
 //! socket the parent still uses) and opens its own.
 
 pub(crate) mod audit;
+mod connection;
 mod mysql;
+mod servers;
 pub(crate) mod sql;
 mod sqlite;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub(crate) use connection::Store;
+use servers::ReplicaState;
 
 use crate::config::{redact_url, Config};
-use crate::domain_cache::DomainCache;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 /// Which database a handle talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +126,10 @@ pub(crate) trait Backend: Send {
     }
     /// Appended to a SELECT inside a transaction to lock the rows it reads.
     fn lock_clause(&self) -> &'static str;
+    /// Whether this server replicates from another, and how far behind it is.
+    fn replica_state(&mut self) -> Result<ReplicaState> {
+        Ok(ReplicaState::NotReplica)
+    }
     /// Names of the vmail tables that exist.
     fn tables(&mut self) -> Result<Vec<String>>;
     /// The query plan of `sql`, one line per table access, for index-use tests.
@@ -164,7 +172,18 @@ pub(crate) fn check_urls(config: &Config) -> Result<()> {
     config
         .databases
         .iter()
-        .try_for_each(|url| kind_of_url(url).map(drop))
+        .try_for_each(|url| kind_of_url(url).map(drop))?;
+    match config
+        .replicas
+        .iter()
+        .find(|url| !url.starts_with("mysql://"))
+    {
+        Some(url) => Err(Error::invalid(format!(
+            "replicas must be mysql://... URLs (MariaDB or MySQL read servers), not {:?}",
+            redact_url(url)
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The most one call may wait for the database, failover and retries included:
@@ -172,251 +191,6 @@ pub(crate) fn check_urls(config: &Config) -> Result<()> {
 /// and is not retried after a timeout; a connection opened during a call gets what remains.
 pub(crate) fn call_budget(config: &Config) -> Duration {
     config.connect_timeout.saturating_add(config.read_timeout)
-}
-
-/// The connection of one handle, opened on first use and replaced after failures and forks.
-pub(crate) struct Store {
-    config: Config,
-    conn: Option<Box<dyn Backend>>,
-    /// The process that opened `conn`; another pid means we are a forked child.
-    owner_pid: u32,
-    /// Domain rows just read through this connection (emptied by every write).
-    pub(crate) domains: DomainCache,
-    /// When the current call must give up (see [`call_budget`]).
-    deadline: Option<Instant>,
-    /// `conn` was opened with timeouts cut to what was left of a call's budget: it is replaced
-    /// after that call, so later calls get the full timeouts.
-    trimmed: bool,
-}
-
-impl Store {
-    pub(crate) fn new(config: Config) -> Store {
-        Store {
-            domains: DomainCache::new(config.domain_cache_max_age.unwrap_or_default()),
-            config,
-            conn: None,
-            owner_pid: std::process::id(),
-            deadline: None,
-            trimmed: false,
-        }
-    }
-
-    /// The live connection, (re)connecting as needed.
-    pub(crate) fn conn(&mut self) -> Result<&mut dyn Backend> {
-        if self.abandon_if_forked() {
-            self.owner_pid = std::process::id();
-        }
-        if self.conn.is_none() {
-            self.conn = Some(self.connect_any()?);
-        }
-        Ok(self.conn.as_deref_mut().expect("connection was just set"))
-    }
-
-    /// In a forked child the connection's socket is shared with the parent: forget it (no QUIT,
-    /// no close handshake; the descriptor stays open until this child exits). True if forked.
-    fn abandon_if_forked(&mut self) -> bool {
-        if std::process::id() == self.owner_pid {
-            return false;
-        }
-        if let Some(inherited) = self.conn.take() {
-            std::mem::forget(inherited);
-        }
-        true
-    }
-
-    /// Tries each URL in turn within what is left of the call's budget: each attempt gets its
-    /// configured timeouts, cut to the time that remains.
-    fn connect_any(&mut self) -> Result<Box<dyn Backend>> {
-        let mut last = Error::invalid("no database URL configured");
-        for url in &self.config.databases {
-            let left = self.time_left();
-            if left.is_zero() {
-                return Err(Error::temporary(format!(
-                    "no database answered within {} s ({last})",
-                    call_budget(&self.config).as_secs_f32()
-                )));
-            }
-            let mut config = self.config.clone();
-            config.connect_timeout = config.connect_timeout.min(left);
-            config.read_timeout = config.read_timeout.min(left);
-            let trimmed = config.connect_timeout < self.config.connect_timeout
-                || config.read_timeout < self.config.read_timeout;
-            match connect(url, &config) {
-                Ok(conn) => {
-                    self.trimmed = trimmed;
-                    return Ok(conn);
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
-    }
-
-    /// What is left of the current call's budget (all of it outside a call).
-    fn time_left(&self) -> Duration {
-        self.deadline.map_or(call_budget(&self.config), |d| {
-            d.saturating_duration_since(Instant::now())
-        })
-    }
-
-    /// Runs schema statements once on the live connection: no transaction (MySQL commits DDL
-    /// implicitly anyway) and no retry (a statement whose fate is unknown is not run twice).
-    pub(crate) fn ddl<T>(&mut self, op: impl FnOnce(&mut dyn Backend) -> Result<T>) -> Result<T> {
-        let result = op(self.conn()?);
-        if result
-            .as_ref()
-            .is_err_and(|e| e.kind() == ErrorKind::Temporary)
-        {
-            self.conn = None;
-        }
-        self.domains.clear();
-        result
-    }
-
-    /// Runs one call within its budget, then drops a connection opened with cut timeouts.
-    fn call<T>(&mut self, body: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
-        self.deadline = Some(Instant::now() + call_budget(&self.config));
-        let result = body(self);
-        self.deadline = None;
-        if self.trimmed {
-            self.conn = None;
-            self.trimmed = false;
-        }
-        result
-    }
-
-    /// After a temporary failure on a connection that was already open: true (and the
-    /// connection dropped) when the server had ended it, so one more try on a fresh connection
-    /// may succeed at once and within the budget. A timeout is never retried: the server may be
-    /// hung, and a second wait would double the call's cost.
-    fn retry_on_fresh(&mut self, had_conn: bool) -> bool {
-        let ended = self.conn.as_ref().is_some_and(|c| c.connection_ended());
-        self.conn = None;
-        had_conn && ended && !self.time_left().is_zero()
-    }
-
-    /// Runs a read-only operation, retrying once on a fresh connection when the old one had
-    /// been ended by the server (it restarted or closed an idle connection).
-    pub(crate) fn read<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
-        self.call(|store| {
-            let had_conn = store.conn.is_some();
-            match op(store.conn()?) {
-                Err(e) if e.kind() == ErrorKind::Temporary => {
-                    if !store.retry_on_fresh(had_conn) {
-                        return Err(e);
-                    }
-                    let second = op(store.conn()?);
-                    if second.is_err() {
-                        store.conn = None;
-                    }
-                    second
-                }
-                other => other,
-            }
-        })
-    }
-
-    /// Runs `op` in one transaction: all of it commits, or none of it does. When the held
-    /// connection turns out to have been ended by the server at `BEGIN` (nothing of the write
-    /// was sent), the write goes to a fresh connection; once anything of it was sent, a failure
-    /// is reported and never retried (its fate may be unknown). The one exception is a
-    /// transaction the server chose as a deadlock victim: it was rolled back whole, so it runs
-    /// once more (it then sees what the other transaction committed).
-    pub(crate) fn write<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
-        self.transact(true, op)
-    }
-
-    /// As [`Store::write`] for an `op` that runs exactly one statement: that is atomic on any
-    /// engine, so it also runs on tables without transactions (MyISAM).
-    pub(crate) fn write_one<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
-        self.transact(false, op)
-    }
-
-    fn transact<T>(
-        &mut self,
-        needs_transactions: bool,
-        op: impl Fn(&mut dyn Backend) -> Result<T>,
-    ) -> Result<T> {
-        // A write may change what the domain cache holds: it never outlives one.
-        self.domains.clear();
-        self.call(|store| {
-            store.before_write(|db| {
-                if needs_transactions {
-                    refuse_without_transactions(db)?;
-                }
-                db.begin()
-            })?;
-            match store.transaction_body(&op) {
-                Err(_) if store.conn.as_ref().is_some_and(|c| c.deadlocked()) => {
-                    store.conn()?.begin()?;
-                    store.transaction_body(&op)
-                }
-                other => other,
-            }
-        })
-    }
-
-    /// Runs what precedes a write (the engine check, BEGIN): nothing of the write itself is
-    /// sent yet, so when the held connection turns out to have been ended by the server, it
-    /// runs once more on a fresh connection.
-    fn before_write(&mut self, step: impl Fn(&mut dyn Backend) -> Result<()>) -> Result<()> {
-        let had_conn = self.conn.is_some();
-        let first = step(self.conn()?);
-        let result = match first {
-            Err(e) if e.kind() == ErrorKind::Temporary && self.retry_on_fresh(had_conn) => {
-                step(self.conn()?)
-            }
-            other => other,
-        };
-        if let Err(e) = &result {
-            self.drop_if_temporary(e);
-        }
-        result
-    }
-
-    /// `op` and COMMIT inside a begun transaction; rolled back on failure.
-    fn transaction_body<T>(&mut self, op: &impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
-        let conn = self.conn()?;
-        let result = op(&mut *conn).and_then(|value| conn.commit().map(|()| value));
-        if let Err(e) = &result {
-            if e.kind() == ErrorKind::Temporary && !conn.deadlocked() {
-                // The connection is given up without a ROLLBACK (on a hung server that would
-                // wait once more): the server rolls back what it had begun when it goes.
-                self.conn = None;
-            } else {
-                conn.rollback();
-            }
-        }
-        result
-    }
-
-    fn drop_if_temporary(&mut self, e: &Error) {
-        if e.kind() == ErrorKind::Temporary {
-            self.conn = None;
-        }
-    }
-
-    /// The live connection's kind; before the first connection, the first URL's (a failover
-    /// list may mix backends, so only the connection knows for sure).
-    pub(crate) fn kind(&self) -> StoreKind {
-        match &self.conn {
-            Some(conn) => conn.kind(),
-            None => self
-                .config
-                .databases
-                .first()
-                .and_then(|url| kind_of_url(url).ok())
-                .unwrap_or(StoreKind::Sqlite),
-        }
-    }
-}
-
-impl Drop for Store {
-    /// A forked child that frees an inherited handle must not close the parent's connection
-    /// (a MySQL `COM_QUIT` on the shared socket would end the parent's session): forget it.
-    fn drop(&mut self) {
-        self.abandon_if_forked();
-    }
 }
 
 /// On tables without transactions, `FOR UPDATE` locks nothing and a failure half-way keeps what

@@ -9,6 +9,7 @@ use mysql::consts::CapabilityFlags;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Params};
 
+use super::servers::ReplicaState;
 use super::{Backend, Row, StoreKind, Value};
 use crate::config::{redact_url, Config};
 use crate::error::{Error, Result};
@@ -58,6 +59,27 @@ impl MysqlBackend {
             deadlocked: false,
             non_transactional: None,
         })
+    }
+}
+
+/// Reads `SHOW SLAVE STATUS`: the lag, or why it is unknown. With the SQL thread stopped
+/// nothing is applied; with the I/O thread down (its primary unreachable, or stopped) the
+/// server reports no lag, so how far behind it is cannot be known.
+fn replica_state_of(row: &mysql::Row) -> ReplicaState {
+    let text = |name: &str| {
+        row.get_opt::<Option<String>, _>(name)
+            .and_then(|v| v.ok())
+            .flatten()
+    };
+    if text("Slave_SQL_Running").as_deref() != Some("Yes") {
+        return ReplicaState::Unknown("its replication is stopped (SQL thread not running)".into());
+    }
+    match text("Seconds_Behind_Master").and_then(|s| s.parse().ok()) {
+        Some(seconds) => ReplicaState::Behind(seconds),
+        None => ReplicaState::Unknown(format!(
+            "it is not receiving from its primary (I/O thread: {})",
+            text("Slave_IO_Running").unwrap_or_default()
+        )),
     }
 }
 
@@ -294,6 +316,22 @@ impl Backend for MysqlBackend {
 
     fn lock_clause(&self) -> &'static str {
         " FOR UPDATE"
+    }
+
+    fn replica_state(&mut self) -> Result<ReplicaState> {
+        let result = self.conn.query::<mysql::Row, _>("SHOW SLAVE STATUS");
+        // ER_SPECIFIC_ACCESS_DENIED_ERROR: the lookup account lacks the privilege.
+        if matches!(&result, Err(mysql::Error::MySqlError(m)) if m.code == 1227) {
+            return Ok(ReplicaState::Unknown(
+                "its replication lag cannot be read: grant the lookup account SLAVE MONITOR \
+                 (MariaDB) or REPLICATION CLIENT (MySQL)"
+                    .into(),
+            ));
+        }
+        let Some(row) = self.checked(result)?.into_iter().next() else {
+            return Ok(ReplicaState::NotReplica);
+        };
+        Ok(replica_state_of(&row))
     }
 
     fn tables(&mut self) -> Result<Vec<String>> {

@@ -1,0 +1,531 @@
+//! Read replicas with real MariaDB replication: a throw-away primary and two GTID replicas
+//! (tests/replication/cluster.sh), killed, stopped and lagged while lookups and logins run.
+//!
+//! Which server answered a lookup is told by marker popboxes written on one server only
+//! (`sql_log_bin = 0`): `only-on-primary`, `only-on-replica1`, `only-on-replica2`.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use vmailsql::password::Scheme;
+use vmailsql::{Config, ErrorKind, NewDomain, Resolution, Vmail};
+
+const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/replication/cluster.sh");
+const REPLICAS: [&str; 2] = ["replica1", "replica2"];
+const POPBOXES: usize = 20;
+const RECHECK: Duration = Duration::from_millis(300);
+const MAX_LAG: Duration = Duration::from_secs(1);
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    sockets: Vec<(String, PathBuf)>,
+}
+
+/// The cluster of this test binary, started on first use; tests take turns, and each finds
+/// every server running and replicating whatever the test before it did.
+fn cluster() -> MutexGuard<'static, Cluster> {
+    static CLUSTER: OnceLock<Mutex<Cluster>> = OnceLock::new();
+    let cluster = CLUSTER
+        .get_or_init(|| Mutex::new(Cluster::up()))
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    cluster.heal();
+    cluster
+}
+
+impl Cluster {
+    fn up() -> Cluster {
+        let dir = tempfile::Builder::new()
+            .prefix("vmailsql-replicas")
+            .tempdir()
+            .unwrap();
+        let pid = std::process::id().to_string();
+        let listing = run(&dir, &["up", "2", &pid]).expect("start the replication cluster");
+        let sockets = listing
+            .lines()
+            .map(|line| {
+                let mut words = line.split_whitespace();
+                let name = words.next().unwrap().to_string();
+                (name, PathBuf::from(words.next().unwrap()))
+            })
+            .collect();
+        Cluster { dir, sockets }
+    }
+
+    fn ctl(&self, args: &[&str]) -> String {
+        run(&self.dir, args).unwrap_or_else(|e| panic!("cluster.sh {args:?}: {e}"))
+    }
+
+    fn sql(&self, server: &str, sql: &str) -> String {
+        self.ctl(&["sql", server, sql])
+    }
+
+    fn url(&self, server: &str, db: &str) -> String {
+        self.url_as("root", server, db)
+    }
+
+    fn url_as(&self, userinfo: &str, server: &str, db: &str) -> String {
+        let socket = &self.sockets.iter().find(|(n, _)| n == server).unwrap().1;
+        format!(
+            "mysql://{userinfo}@localhost/{db}?socket={}",
+            socket.display()
+        )
+    }
+
+    /// Every server running (started again after a kill, continued after a stop), replicating,
+    /// writable, and caught up.
+    fn heal(&self) {
+        for (name, _) in &self.sockets {
+            let _ = run(&self.dir, &["cont", name]);
+            if run(&self.dir, &["sql", name, "SELECT 1"]).is_err() {
+                self.ctl(&["start", name]);
+            }
+        }
+        self.sql("primary", "SET GLOBAL read_only = 0");
+        for replica in REPLICAS {
+            self.sql(replica, "START SLAVE");
+        }
+        self.sync();
+    }
+
+    /// Waits until both replicas have applied everything the primary has written.
+    fn sync(&self) {
+        for replica in REPLICAS {
+            self.sync_one(replica);
+        }
+    }
+
+    fn sync_one(&self, replica: &str) {
+        let position = self.sql("primary", "SELECT @@gtid_binlog_pos");
+        let waited = self.sql(
+            replica,
+            &format!("SELECT MASTER_GTID_WAIT('{}', 30)", position.trim()),
+        );
+        assert_eq!(waited.trim(), "0", "{replica} did not catch up");
+    }
+}
+
+fn run(dir: &tempfile::TempDir, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("sh")
+        .arg(SCRIPT)
+        .arg(dir.path())
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {SCRIPT}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A fresh database on the primary with one domain, `POPBOXES` popboxes (`{md5}` hashes: the
+/// streams log in thousands of times), a forwarder, and the marker rows; replicated.
+fn site(c: &Cluster, db: &str) -> Vmail {
+    c.sql(
+        "primary",
+        &format!("DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}"),
+    );
+    let admin = Vmail::open(Config {
+        password_scheme: Scheme::Md5,
+        ..Config::with_database(&c.url("primary", db))
+    })
+    .unwrap();
+    admin.create_schema().unwrap();
+    admin
+        .add_domain(&NewDomain::new(
+            "example.org",
+            "/var/mail/example.org",
+            "nobody",
+        ))
+        .unwrap();
+    for i in 0..POPBOXES {
+        admin
+            .add_popbox("example.org", &format!("p{i}"), &password(i), None)
+            .unwrap();
+    }
+    admin
+        .add_forwarder("example.org", "sales", "p0@example.org")
+        .unwrap();
+    c.sync();
+    for server in ["primary", "replica1", "replica2"] {
+        c.sql(
+            server,
+            &format!(
+                "SET SESSION sql_log_bin = 0; INSERT INTO {db}.popbox VALUES \
+                 ('example.org', 'only-on-{server}', NULL, 'only-on-{server}')"
+            ),
+        );
+    }
+    admin
+}
+
+fn password(i: usize) -> String {
+    format!("pw-secret-{i}")
+}
+
+/// A mail host's handle: lookups on the replicas, writes on the primary.
+fn reader(c: &Cluster, db: &str, tweak: impl FnOnce(&mut Config)) -> Vmail {
+    let mut config = Config {
+        replicas: REPLICAS.iter().map(|r| c.url(r, db)).collect(),
+        replica_recheck: RECHECK,
+        max_replica_lag: MAX_LAG,
+        connect_timeout: Duration::from_secs(1),
+        read_timeout: Duration::from_secs(2),
+        password_scheme: Scheme::Md5,
+        ..Config::with_database(&c.url("primary", db))
+    };
+    tweak(&mut config);
+    Vmail::open(config).unwrap()
+}
+
+/// The server whose marker row the handle's next lookups see.
+fn served_by(vmail: &Vmail) -> String {
+    let seen: Vec<&str> = ["primary", "replica1", "replica2"]
+        .into_iter()
+        .filter(|server| {
+            matches!(
+                vmail.resolve(&format!("only-on-{server}@example.org")),
+                Ok(Resolution::Mailbox(_))
+            )
+        })
+        .collect();
+    assert_eq!(seen.len(), 1, "markers seen: {seen:?}");
+    seen[0].to_string()
+}
+
+/// Waits (at most `limit`) until `served_by` says `server`.
+fn wait_for_server(vmail: &Vmail, server: &str, limit: Duration) -> Duration {
+    let started = Instant::now();
+    while served_by(vmail) != server {
+        assert!(
+            started.elapsed() < limit,
+            "lookups did not move to {server} within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    started.elapsed()
+}
+
+/// What a stream of lookups and logins met.
+#[derive(Debug, Default)]
+struct Tally {
+    wrong: usize,
+    errors: Vec<String>,
+}
+
+/// `total` alternating resolutions and logins of the site's popboxes; `at` runs (in another
+/// thread) once `at.0` operations are done, while the stream goes on.
+fn stream(vmail: &Vmail, total: usize, at: (usize, &(dyn Fn() + Sync))) -> Tally {
+    let done = AtomicUsize::new(0);
+    let mut tally = Tally::default();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while done.load(Ordering::SeqCst) < at.0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            (at.1)();
+        });
+        for n in 0..total {
+            let i = n % POPBOXES;
+            let answer = if n % 2 == 0 {
+                vmail
+                    .resolve(&format!("p{i}@example.org"))
+                    .map(|r| match r {
+                        Resolution::Mailbox(m) => m.path == format!("/var/mail/example.org/p{i}"),
+                        Resolution::Forward { .. } => false,
+                    })
+            } else {
+                vmail
+                    .authenticate(&format!("p{i}@example.org"), &password(i))
+                    .map(|m| m.local_part == format!("p{i}"))
+            };
+            match answer {
+                Ok(true) => {}
+                Ok(false) => tally.wrong += 1,
+                Err(e) => tally.errors.push(format!("{:?}: {e}", e.kind())),
+            }
+            done.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    tally
+}
+
+/// Lookups and logins go on from the replicas while the primary is killed; writes then fail
+/// as temporary within the call's budget, and leave lookups on the replicas.
+#[test]
+fn lookups_and_logins_survive_the_primary_being_killed() {
+    let c = cluster();
+    let _admin = site(&c, "killed_primary");
+    let vmail = reader(&c, "killed_primary", |_| {});
+    assert_eq!(served_by(&vmail), "replica1");
+    let tally = stream(
+        &vmail,
+        10_000,
+        (2_000, &|| {
+            c.ctl(&["kill", "primary"]);
+        }),
+    );
+    assert_eq!(tally.wrong, 0, "{tally:?}");
+    assert!(
+        tally.errors.len() <= 1,
+        "more than the call in flight failed: {tally:?}"
+    );
+    println!("primary killed mid-stream: {tally:?}");
+
+    let started = Instant::now();
+    let err = vmail
+        .add_domain(&NewDomain::new(
+            "new.example",
+            "/var/mail/new.example",
+            "nobody",
+        ))
+        .unwrap_err();
+    let budget = vmail.config().connect_timeout + vmail.config().read_timeout;
+    assert_eq!(err.kind(), ErrorKind::Temporary, "{err}");
+    assert!(
+        started.elapsed() <= budget,
+        "{:?} > {budget:?}",
+        started.elapsed()
+    );
+    assert!(!err.to_string().contains("pw-secret"));
+    // A replica still answers, though it lost its primary: the last resort beats no answer.
+    assert!(served_by(&vmail).starts_with("replica"));
+    assert!(matches!(
+        vmail.resolve("p3@example.org"),
+        Ok(Resolution::Mailbox(_))
+    ));
+}
+
+/// A replica killed mid-stream: the next one answers, the stream sees no wrong answer and at
+/// most the call in flight fails; once it is back (and caught up) it is the first choice again.
+#[test]
+fn a_killed_replica_is_replaced_by_the_next_and_used_again_when_back() {
+    let c = cluster();
+    let _admin = site(&c, "killed_replica");
+    let vmail = reader(&c, "killed_replica", |_| {});
+    assert_eq!(served_by(&vmail), "replica1");
+    let tally = stream(
+        &vmail,
+        10_000,
+        (2_000, &|| {
+            c.ctl(&["kill", "replica1"]);
+        }),
+    );
+    assert_eq!(tally.wrong, 0, "{tally:?}");
+    assert!(
+        tally.errors.len() <= 1,
+        "more than the call in flight failed: {tally:?}"
+    );
+    println!("replica1 killed mid-stream: {tally:?}");
+    assert_eq!(served_by(&vmail), "replica2");
+
+    c.ctl(&["start", "replica1"]);
+    c.sync();
+    let back = wait_for_server(&vmail, "replica1", RECHECK * 10 + Duration::from_secs(5));
+    println!("replica1 used again {back:?} after it was back");
+}
+
+/// A replica whose SQL thread is stopped (replication stopped: lag unknown) is skipped at its
+/// next check; started again, it catches up and is used again.
+#[test]
+fn a_replica_with_stopped_replication_is_skipped_until_it_catches_up() {
+    let c = cluster();
+    let admin = site(&c, "stopped_sql");
+    let vmail = reader(&c, "stopped_sql", |_| {});
+    assert_eq!(served_by(&vmail), "replica1");
+
+    c.sql("replica1", "STOP SLAVE SQL_THREAD");
+    admin
+        .add_popbox("example.org", "fresh", "pw-secret-fresh", None)
+        .unwrap();
+    c.sync_one("replica2");
+    let moved = wait_for_server(&vmail, "replica2", RECHECK * 3 + Duration::from_secs(2));
+    println!("stopped replica skipped after {moved:?}");
+    for _ in 0..100 {
+        assert!(matches!(
+            vmail.resolve("fresh@example.org"),
+            Ok(Resolution::Mailbox(_))
+        ));
+    }
+
+    c.sql("replica1", "START SLAVE SQL_THREAD");
+    c.sync();
+    wait_for_server(&vmail, "replica1", RECHECK * 10 + Duration::from_secs(5));
+    assert!(matches!(
+        vmail.resolve("fresh@example.org"),
+        Ok(Resolution::Mailbox(_))
+    ));
+}
+
+/// A popbox deleted on the primary stops resolving through the replicas within the lag bound
+/// plus the recheck interval (here replication is fast: well within).
+#[test]
+fn a_popbox_deleted_on_the_primary_stops_resolving_on_the_replicas() {
+    let c = cluster();
+    let admin = site(&c, "deleted");
+    let vmail = reader(&c, "deleted", |_| {});
+    assert!(matches!(
+        vmail.resolve("p5@example.org"),
+        Ok(Resolution::Mailbox(_))
+    ));
+    let started = Instant::now();
+    admin.delete_popbox("example.org", "p5").unwrap();
+    let bound = MAX_LAG + RECHECK + Duration::from_secs(2);
+    loop {
+        match vmail.resolve("p5@example.org") {
+            Err(e) if e.kind() == ErrorKind::NotFound => break,
+            Ok(_) => assert!(started.elapsed() < bound, "still resolves after {bound:?}"),
+            Err(e) => panic!("{e}"),
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!(
+        "deleted popbox gone from the replicas after {:?}",
+        started.elapsed()
+    );
+    assert!(served_by(&vmail).starts_with("replica"));
+}
+
+/// Writes go to the primary; the handle that wrote reads its own writes (from the primary);
+/// a handle that only looks up stays on the replicas.
+#[test]
+fn a_handle_that_wrote_reads_its_own_writes() {
+    let c = cluster();
+    let _admin = site(&c, "own_writes");
+    let writer = reader(&c, "own_writes", |_| {});
+    let lookups = reader(&c, "own_writes", |_| {});
+    assert_eq!(served_by(&writer), "replica1");
+    c.sql("replica1", "STOP SLAVE SQL_THREAD");
+    c.sql("replica2", "STOP SLAVE SQL_THREAD");
+    writer
+        .add_popbox("example.org", "new", "pw-secret-new", None)
+        .unwrap();
+    assert!(matches!(
+        writer.resolve("new@example.org"),
+        Ok(Resolution::Mailbox(_))
+    ));
+    assert_eq!(served_by(&writer), "primary");
+    let explicit = reader(&c, "own_writes", |_| {});
+    explicit.read_from_primary();
+    assert_eq!(served_by(&explicit), "primary");
+    // Both replicas are now stale (replication stopped): the lookup handle falls back to the
+    // primary at its next check, and returns to the replicas when they replicate again.
+    wait_for_server(&lookups, "primary", RECHECK * 3 + Duration::from_secs(2));
+    c.heal();
+    wait_for_server(&lookups, "replica1", RECHECK * 10 + Duration::from_secs(5));
+    assert!(matches!(
+        lookups.resolve("new@example.org"),
+        Ok(Resolution::Mailbox(_))
+    ));
+}
+
+/// A primary turned read-only (what a failover leaves behind): every write is temporary and
+/// nothing of it is written; lookups carry on. The lookup account needs SLAVE MONITOR to read
+/// the lag; without it the replicas are skipped (never trusted blindly).
+#[test]
+fn a_read_only_primary_makes_writes_temporary_and_writes_nothing() {
+    let c = cluster();
+    let admin = site(&c, "read_only");
+    c.sql(
+        "primary",
+        "CREATE OR REPLACE USER vmail@localhost IDENTIFIED BY 'vmail-secret'; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON read_only.* TO vmail@localhost; \
+         GRANT SLAVE MONITOR ON *.* TO vmail@localhost; \
+         CREATE OR REPLACE USER blind@localhost IDENTIFIED BY 'blind-secret'; \
+         GRANT SELECT ON read_only.* TO blind@localhost",
+    );
+    c.sync();
+    let vmail = reader(&c, "read_only", |config| {
+        config.databases = vec![c.url_as("vmail:vmail-secret", "primary", "read_only")];
+        config.replicas = REPLICAS
+            .iter()
+            .map(|r| c.url_as("vmail:vmail-secret", r, "read_only"))
+            .collect();
+    });
+    assert_eq!(served_by(&vmail), "replica1");
+
+    c.sql("primary", "SET GLOBAL read_only = 1");
+    let err = vmail.delete_domain("example.org").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Temporary, "{err}");
+    let err = vmail
+        .add_popbox("example.org", "late", "pw-secret-late", None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Temporary, "{err}");
+    assert_eq!(
+        admin.popboxes(Some("example.org")).unwrap().len(),
+        POPBOXES + 1
+    );
+    assert!(matches!(
+        vmail.resolve("p1@example.org"),
+        Ok(Resolution::Mailbox(_))
+    ));
+    assert_eq!(served_by(&vmail), "replica1");
+    c.sql("primary", "SET GLOBAL read_only = 0");
+    vmail
+        .add_popbox("example.org", "late", "pw-secret-late", None)
+        .unwrap();
+
+    let blind = reader(&c, "read_only", |config| {
+        config.databases = vec![c.url_as("blind:blind-secret", "primary", "read_only")];
+        config.replicas = REPLICAS
+            .iter()
+            .map(|r| c.url_as("blind:blind-secret", r, "read_only"))
+            .collect();
+    });
+    assert_eq!(served_by(&blind), "primary");
+}
+
+/// With `upgrade_on_login`, a login whose rehash cannot reach the primary still succeeds (the
+/// rehash waits for a later login), and a later login with the primary back rehashes.
+#[test]
+fn a_login_rehash_without_the_primary_does_not_fail_the_login() {
+    let c = cluster();
+    let admin = site(&c, "rehash");
+    let vmail = reader(&c, "rehash", |config| {
+        config.upgrade_on_login = true;
+        config.password_scheme = Scheme::Crypt;
+    });
+    c.ctl(&["kill", "primary"]);
+    for _ in 0..3 {
+        let mailbox = vmail.authenticate("p2@example.org", &password(2)).unwrap();
+        assert_eq!(mailbox.local_part, "p2");
+    }
+    c.heal();
+    std::thread::sleep(RECHECK * 2);
+    vmail.authenticate("p2@example.org", &password(2)).unwrap();
+    let hash = admin
+        .popbox("example.org", "p2")
+        .unwrap()
+        .password_hash
+        .unwrap();
+    assert!(hash.starts_with("{crypt}$6$"), "not rehashed: {hash}");
+    // The rehash did not pull the handle's lookups to the primary.
+    assert!(served_by(&vmail).starts_with("replica"));
+}
+
+#[test]
+fn replicas_must_be_mysql_servers() {
+    let config = Config {
+        replicas: vec!["sqlite:///tmp/x.db".into()],
+        ..Config::with_database("mysql://u:Secret@localhost/d")
+    };
+    let err = Vmail::open(config).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(
+        err.to_string().contains("replicas must be mysql://"),
+        "{err}"
+    );
+    let parsed = Config::parse(
+        "database = mysql://u@p/d\nreplicas = mysql://u@r1/d mysql://u@r2/d\n\
+         max_replica_lag = 5\nreplica_recheck = 2.5\n",
+        "t",
+    )
+    .unwrap();
+    assert_eq!(parsed.replicas.len(), 2);
+    assert_eq!(parsed.max_replica_lag, Duration::from_secs(5));
+    assert_eq!(parsed.replica_recheck, Duration::from_millis(2500));
+}
