@@ -468,6 +468,16 @@ enum vmailsql_result vmailsql_open(const char *config_path, struct vmailsql **ou
 enum vmailsql_result vmailsql_open_url(const char *url, struct vmailsql **out);
 
 /**
+ * Sends this handle's lookups to the primary (`database`) from now on, never to the
+ * configured `replicas`: for administration tools, which must see what was just written.
+ * A handle does this by itself once it has made a change. Returns `VMAILSQL_OK`.
+ *
+ * # Safety
+ * `handle` is a live handle.
+ */
+enum vmailsql_result vmailsql_read_from_primary(const struct vmailsql *handle);
+
+/**
  * Closes a handle and its database connection. `vmailsql_free(NULL)` does nothing.
  *
  * In a forked child, freeing an inherited handle never closes the parent's connection.

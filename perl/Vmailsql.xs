@@ -1026,6 +1026,17 @@ vm_signin_attempts(self, subject, window_seconds)
   OUTPUT:
     RETVAL
 
+ # ---- replicas ----
+
+int
+vm_read_from_primary(self)
+    Vmailsql self
+  CODE:
+    VM_CHECK(vmailsql_read_from_primary(self));
+    RETVAL = 1;
+  OUTPUT:
+    RETVAL
+
  # ---- audit log ----
 
 int

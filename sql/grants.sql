@@ -10,6 +10,9 @@ GRANT SELECT ON virtualemail.popbox       TO 'vmail_lookup'@'localhost';
 -- GRANT UPDATE (password_hash) ON virtualemail.popbox TO 'vmail_lookup'@'localhost';
 -- ... and, with the audit log, the record of each upgrade (a change fails without it):
 -- GRANT SELECT, INSERT ON virtualemail.audit_log TO 'vmail_lookup'@'localhost';
+-- With `replicas`, on every read server: reading the replication lag (SHOW SLAVE STATUS);
+-- without it the replicas are skipped and lookups go to the primary (MySQL: REPLICATION CLIENT).
+-- GRANT SLAVE MONITOR ON *.* TO 'vmail_lookup'@'localhost';
 
 -- Administration (vmailctl, the Perl scripts, the control panel).
 CREATE USER IF NOT EXISTS 'vmail_admin'@'localhost' IDENTIFIED BY 'change-me-admin';

@@ -38,8 +38,8 @@ if ((${#missing[@]})); then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
     own_policy=1
   fi
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt-get -o DPkg::Lock::Timeout=900 update -q
+  apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "${missing[@]}"
   if [[ -n $own_policy ]]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 

@@ -412,6 +412,7 @@ sub library {
     my $config = $ENV{VMAILSQL_CONFIG};
     $config = $CONFIG_FILE unless defined $config && length $config;
     my $vm = defined $config && length $config ? Vmailsql->open($config) : Vmailsql->open;
+    $vm->read_from_primary;    # the panel shows what was just changed, never a lagging replica
     $self->{vm} = VmailCGI::Text->new($vm);
     return $self->{vm};
 }

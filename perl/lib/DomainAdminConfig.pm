@@ -13,7 +13,10 @@ our $config_file = $ENV{VMAILSQL_CONFIG} || '/etc/vmailsql.conf';
 
 sub vmail {
     my $file = @_ ? shift : $config_file;
-    return Vmailsql->open($file);
+    # Administration reads what it (and others) just wrote: never a lagging replica.
+    my $vm = Vmailsql->open($file);
+    $vm->read_from_primary;
+    return $vm;
 }
 
 1;

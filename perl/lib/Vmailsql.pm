@@ -441,6 +441,18 @@ Forgets C<$subject>'s attempts (after a successful sign-in). Returns 1.
 
 =back
 
+=head2 Replicas
+
+=over
+
+=item read_from_primary()
+
+Sends this handle's lookups to the primary (C<database>) from now on, never to the configured
+C<replicas>; the admin scripts and the control panel do this, as administration must see what
+was just written. Returns 1.
+
+=back
+
 =head2 Audit log
 
 Every change writes one record in its own transaction (see the README's "Audit log").

@@ -40,6 +40,7 @@ subtest 'open from a configuration file' => sub {
         my $vm3 = DomainAdminConfig::vmail();
         isa_ok($vm3, 'Vmailsql', 'DomainAdminConfig::vmail()');
         is_deeply([ $vm3->tables ], [ $vm->tables ], 'DomainAdminConfig::vmail() opens $config_file');
+        is($vm3->read_from_primary, 1, 'read_from_primary (the admin handle already reads the primary)');
     }
     $e = error_of { DomainAdminConfig::vmail("$dir/missing.conf") };
     is($e && $e->kind, 'not_found', 'DomainAdminConfig::vmail($file) dies with a Vmailsql::Error');

@@ -362,6 +362,22 @@ pub unsafe extern "C" fn vmailsql_open_url(
     }
 }
 
+/// Sends this handle's lookups to the primary (`database`) from now on, never to the
+/// configured `replicas`: for administration tools, which must see what was just written.
+/// A handle does this by itself once it has made a change. Returns `VMAILSQL_OK`.
+///
+/// # Safety
+/// `handle` is a live handle.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_read_from_primary(handle: *const vmailsql) -> vmailsql_result {
+    ffi_panic_boundary! {
+        // SAFETY: per this function's contract.
+        let vmail = unsafe { handle_arg(handle)? };
+        vmail.read_from_primary();
+        Ok(())
+    }
+}
+
 /// Closes a handle and its database connection. `vmailsql_free(NULL)` does nothing.
 ///
 /// In a forked child, freeing an inherited handle never closes the parent's connection.

@@ -1171,6 +1171,8 @@ static void test_audit_log(void) {
     vmailsql_audit_list *log = (vmailsql_audit_list *)SENTINEL;
     size_t i;
 
+    CHECK_CODE(vmailsql_read_from_primary(h), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_read_from_primary(NULL), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_set_actor(h, "c:test_api", "203.0.113.9"), VMAILSQL_OK);
     CHECK_CODE(vmailsql_set_actor(h, "", NULL), VMAILSQL_INVALID_INPUT);
     CHECK_CODE(vmailsql_set_actor(h, NULL, NULL), VMAILSQL_NULL_ARGUMENT);

@@ -30,7 +30,9 @@ impl Context {
             }
         };
         if let Some(url) = &self.global.database {
+            // One database named on the command line: the configured replicas are not its.
             config.databases = vec![url.clone()];
+            config.replicas.clear();
         }
         Ok(config)
     }
@@ -56,7 +58,7 @@ impl Context {
     pub fn vmail_with(&self, adjust: impl FnOnce(&mut Config)) -> Outcome<Vmail> {
         let mut config = self.config()?;
         adjust(&mut config);
-        let vmail = Vmail::open(config)?;
+        let vmail = Self::open(config)?;
         // Without this, a fresh database answers "no such table", which reads like a bug.
         if vmail.tables()?.is_empty() {
             return Err(Failure::of_kind(
@@ -69,6 +71,13 @@ impl Context {
 
     /// A handle on a database that may be empty (for `init` and `migrate`).
     pub fn any_vmail(&self) -> Outcome<Vmail> {
-        Ok(Vmail::open(self.config()?)?)
+        Self::open(self.config()?)
+    }
+
+    /// Administration reads from the primary: what was just written, never a lagging replica.
+    fn open(config: Config) -> Outcome<Vmail> {
+        let vmail = Vmail::open(config)?;
+        vmail.read_from_primary();
+        Ok(vmail)
     }
 }

@@ -61,7 +61,11 @@ fn run(args: Args) -> Result<(), String> {
         Some(url) => Config::with_database(url),
         None => Config::load(args.config.as_deref()).map_err(|e| e.to_string())?,
     };
-    let databases: Vec<String> = config.databases.iter().map(|u| redact_url(u)).collect();
+    let mut databases: Vec<String> = config.databases.iter().map(|u| redact_url(u)).collect();
+    if !config.replicas.is_empty() {
+        let replicas: Vec<String> = config.replicas.iter().map(|u| redact_url(u)).collect();
+        databases.push(format!("(lookups on replicas {})", replicas.join(" ")));
+    }
     let handles = (0..args.handles)
         .map(|_| Vmail::open(config.clone()))
         .collect::<Result<Vec<_>, _>>()
