@@ -9,6 +9,7 @@ import pytest
 import eximlib as E
 import replication
 from test_exim import DB_PASSWORD, DB_USER, Logs, Site, deliver, load_fixture, rcpt_code
+from test_exim import base, library  # noqa: F401 (fixtures shared with test_exim.py)
 
 
 @pytest.fixture(scope="module")
