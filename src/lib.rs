@@ -62,7 +62,7 @@ pub use records::{ImportProblem, ImportReport, Record};
 pub use resolve::{Resolution, Rule};
 pub use rows::{Domain, DomainAlias, Forwarder, Popbox, CATCH_ALL};
 pub use schema::{Collision, CollisionRule, MigrationReport};
-pub use store::{SchemaKind, StoreKind};
+pub use store::{ReplicaStatus, SchemaKind, StoreKind};
 pub use vmail::Vmail;
 
 /// The README's Rust examples, compiled and run as doctests.

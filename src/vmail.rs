@@ -111,6 +111,13 @@ impl Vmail {
         self.lock().read_from_primary();
     }
 
+    /// Asks each configured read server (`replicas`) whether it may serve lookups now: its
+    /// lag, or why it is skipped. Empty without `replicas`. Never fails: a server that cannot
+    /// be reached says so in its status.
+    pub fn check_replicas(&self) -> Vec<crate::ReplicaStatus> {
+        self.lock().check_replicas()
+    }
+
     /// A write of exactly one statement (see `Store::write_one`).
     pub(crate) fn write_one<T>(&self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
         self.lock().write_one(op)

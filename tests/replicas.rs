@@ -352,6 +352,26 @@ fn a_replica_with_stopped_replication_is_skipped_until_it_catches_up() {
         ));
     }
 
+    let report = vmailctl_check(&c, "stopped_sql");
+    let replicas = report["replicas"].as_array().unwrap();
+    assert_eq!(replicas.len(), 2, "{report}");
+    assert!(
+        replicas[0]["skipped_because"]
+            .as_str()
+            .unwrap()
+            .contains("stopped"),
+        "{report}"
+    );
+    assert_eq!(
+        replicas[1]["skipped_because"],
+        serde_json::Value::Null,
+        "{report}"
+    );
+    let warned = report["warnings"].as_array().unwrap().iter().any(|w| {
+        w["check"] == "replica-skipped" && w["detail"].as_str().unwrap().contains("replica1")
+    });
+    assert!(warned, "{report}");
+
     c.sql("replica1", "START SLAVE SQL_THREAD");
     c.sync();
     wait_for_server(&vmail, "replica1", RECHECK * 10 + Duration::from_secs(5));
@@ -359,6 +379,32 @@ fn a_replica_with_stopped_replication_is_skipped_until_it_catches_up() {
         vmail.resolve("fresh@example.org"),
         Ok(Resolution::Mailbox(_))
     ));
+}
+
+/// `vmailctl --json check` with a configuration file that lists the replicas.
+fn vmailctl_check(c: &Cluster, db: &str) -> serde_json::Value {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vmailsql.conf");
+    let replicas: Vec<String> = REPLICAS.iter().map(|r| c.url(r, db)).collect();
+    std::fs::write(
+        &file,
+        format!(
+            "database = {}\nreplicas = {}\n",
+            c.url("primary", db),
+            replicas.join(" ")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vmailctl"))
+        .arg("--config")
+        .arg(&file)
+        .args(["--json", "check"])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
 }
 
 /// A popbox deleted on the primary stops resolving through the replicas within the lag bound

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::servers::{self, Candidate, Health};
+use super::servers::{self, Candidate, Health, ReplicaStatus};
 use super::{call_budget, connect, kind_of_url, refuse_without_transactions, Backend, StoreKind};
 use crate::config::{redact_url, Config};
 use crate::domain_cache::DomainCache;
@@ -226,6 +226,20 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// Asks every read server for its replication state, each on a connection of its own
+    /// (the handle's connections are left alone).
+    pub(crate) fn check_replicas(&self) -> Vec<ReplicaStatus> {
+        let max_lag = self.config.max_replica_lag;
+        self.config
+            .replicas
+            .iter()
+            .map(|url| {
+                let state = connect(url, &self.config).and_then(|mut db| db.replica_state());
+                ReplicaStatus::of(url, state, max_lag)
+            })
+            .collect()
     }
 
     /// What is left of the current call's budget (all of it outside a call).

@@ -11,7 +11,7 @@
 pub(crate) mod audit;
 mod connection;
 mod mysql;
-mod servers;
+pub(crate) mod servers;
 pub(crate) mod sql;
 mod sqlite;
 
@@ -19,6 +19,7 @@ use std::time::Duration;
 
 pub(crate) use connection::Store;
 use servers::ReplicaState;
+pub use servers::ReplicaStatus;
 
 use crate::config::{redact_url, Config};
 use crate::error::{Error, Result};

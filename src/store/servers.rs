@@ -37,6 +37,39 @@ impl ReplicaState {
     }
 }
 
+/// What one read server said when asked (`Vmail::check_replicas`, `vmailctl check`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaStatus {
+    /// Its URL, with any password hidden.
+    pub server: String,
+    /// Seconds behind its primary, when it reported them.
+    pub lag_seconds: Option<u64>,
+    /// Why lookups skip it now (down, too far behind, not replicating, lag unreadable), or
+    /// `None` when it may serve them.
+    pub skipped_because: Option<String>,
+}
+
+impl ReplicaStatus {
+    pub(crate) fn of(server: &str, state: crate::Result<ReplicaState>, max_lag: Duration) -> Self {
+        let server = crate::config::redact_url(server);
+        match state {
+            Ok(state) => ReplicaStatus {
+                server,
+                lag_seconds: match state {
+                    ReplicaState::Behind(s) => Some(s),
+                    _ => None,
+                },
+                skipped_because: state.stale_reason(max_lag),
+            },
+            Err(e) => ReplicaStatus {
+                server,
+                lag_seconds: None,
+                skipped_because: Some(e.to_string()),
+            },
+        }
+    }
+}
+
 /// Servers this handle found down, lagging or stopped, each skipped until a moment.
 #[derive(Debug, Default)]
 pub(crate) struct Health {

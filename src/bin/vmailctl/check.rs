@@ -9,7 +9,7 @@ mod routes;
 mod rows;
 
 use serde_json::{json, Value};
-use vmailsql::{Domain, DomainAlias, Forwarder, Popbox, StoreKind, Vmail};
+use vmailsql::{Domain, DomainAlias, Forwarder, Popbox, ReplicaStatus, StoreKind, Vmail};
 
 use crate::cli::CheckArgs;
 use crate::context::Context;
@@ -97,13 +97,26 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Outcome<Report> {
     findings.extend(hashes.findings());
     findings.extend(collision_findings(&vmail)?);
     findings.extend(routes::findings(&vmail, &site)?);
+    let replicas = vmail.check_replicas();
+    findings.extend(replica_findings(&replicas));
     let problems = findings.iter().filter(|f| f.problem).count();
     let warnings = findings.len() - problems;
     let bad = problems > 0 || (args.strict && warnings > 0);
-    let human = human(&vmail, &site, &hashes, &findings)?;
+    let mut human = human(&vmail, &site, &hashes, &findings)?;
+    if !replicas.is_empty() {
+        human.insert_str(
+            human.find('\n').unwrap_or(human.len()),
+            &replicas_text(&replicas),
+        );
+    }
     let json = json!({
         "ok": !bad,
         "summary": summary_json(&vmail, &site)?,
+        "replicas": replicas.iter().map(|r| json!({
+            "server": r.server,
+            "lag_seconds": r.lag_seconds,
+            "skipped_because": r.skipped_because,
+        })).collect::<Vec<_>>(),
         "hashes": hashes.json(),
         "problems": findings_json(&findings, true),
         "warnings": findings_json(&findings, false),
@@ -179,6 +192,33 @@ fn collision_findings(vmail: &Vmail) -> Outcome<Vec<Finding>> {
             }
         })
         .collect())
+}
+
+/// A read server that lookups skip works (they go elsewhere) but is not doing its job.
+fn replica_findings(replicas: &[ReplicaStatus]) -> Vec<Finding> {
+    replicas
+        .iter()
+        .filter_map(|r| {
+            let why = r.skipped_because.as_ref()?;
+            Some(Finding::warning(
+                "replica-skipped",
+                format!("lookups skip replica {}: {why}", r.server),
+            ))
+        })
+        .collect()
+}
+
+/// `\nreplicas: URL 0 s behind, URL skipped`.
+fn replicas_text(replicas: &[ReplicaStatus]) -> String {
+    let each: Vec<String> = replicas
+        .iter()
+        .map(|r| match (&r.skipped_because, r.lag_seconds) {
+            (Some(_), _) => format!("{} skipped", r.server),
+            (None, Some(lag)) => format!("{} {lag} s behind", r.server),
+            (None, None) => format!("{} current", r.server),
+        })
+        .collect();
+    format!("\nreplicas: {}", each.join(", "))
 }
 
 fn summary_json(vmail: &Vmail, site: &Site) -> Outcome<Value> {
