@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A minimal Debian 13 (trixie) root holding the real Dovecot 2.4, for the Dovecot 2.4 tests,
-# and libvmailsql plus its Lua module built inside it (against trixie's libc and Lua 5.4).
+# and libvmailsql plus its Lua module built inside it (against trixie's libc and Lua 5.4); also
+# Debian 13's MariaDB 11.8, for the tests of what MariaDB 10.11 lacks (parsec accounts, the
+# uca1400 default collation).
 #
 #   tests/dovecot/trixie-root.sh [ROOT]      (as root; default /var/cache/vmailsql-tests/trixie)
 #
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/../.."
 repo=$PWD
 root=${1:-/var/cache/vmailsql-tests/trixie}
 packages=(dovecot-core dovecot-pop3d dovecot-imapd dovecot-auth-lua
-          liblua5.4-dev gcc libc6-dev make)
+          liblua5.4-dev gcc libc6-dev make mariadb-server mariadb-client)
 stamp="trixie minbase: ${packages[*]}"
 
 fail() { echo "trixie-root: $*" >&2; exit 1; }
@@ -52,6 +54,16 @@ build_root() {
   echo "trixie-root: root built in $((SECONDS - start)) s ($(du -sh "$root" | cut -f1))"
 }
 
+add_packages() {  # a cached root of an older package set: install what it lacks, keep the rest
+  local start=$SECONDS
+  echo "trixie-root: adding packages to the cached root: ${packages[*]}"
+  chroot "$root" env DEBIAN_FRONTEND=noninteractive PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+    sh -c "apt-get update -q && apt-get install -y -q --no-install-recommends ${packages[*]} &&
+           apt-get clean" >> "$root.log" 2>&1 || return 1
+  echo "$stamp" > "$root/.vmailsql-root"
+  echo "trixie-root: packages added in $((SECONDS - start)) s"
+}
+
 build_library() {  # cargo inside the root, the host's toolchain and crate cache mounted read-only
   local start=$SECONDS
   local rustup_home=${RUSTUP_HOME:-$HOME/.rustup} cargo_home=${CARGO_HOME:-$HOME/.cargo}
@@ -84,6 +96,8 @@ exec 9> "$root.lock"
 flock 9
 if [[ -f $root/.vmailsql-root && $(cat "$root/.vmailsql-root") == "$stamp" ]]; then
   echo "trixie-root: cached root $root"
+elif [[ -f $root/.vmailsql-root ]] && add_packages; then
+  :
 else
   build_root
 fi
