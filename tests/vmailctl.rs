@@ -891,14 +891,25 @@ fn hash_prints_a_verifying_hash_without_a_database() {
     tool(&["hash", "--scheme", "rot13", "--password-stdin"], "x")
         .fails(2, "unknown password scheme");
     tool(&["hash", "--scheme", "MD5", "--password-stdin"], "").fails(2, "empty password");
-    // without --scheme, the configuration's policy
+    // a new password: password_min_length, by default 8 characters
+    tool(
+        &["--config", nowhere, "hash", "--scheme", "MD5", "--password-stdin"],
+        "seven-c",
+    )
+    .fails(2, "at least 8 characters");
+    // without --scheme, the configuration's policy: scheme and minimum length
     let site = Site::new(Backend::Sqlite);
-    let policy = format!("database = {}\npassword_scheme = SHA256-CRYPT\n", site.url);
+    let policy = format!(
+        "database = {}\npassword_scheme = SHA256-CRYPT\npassword_min_length = 10\n",
+        site.url
+    );
     write_private(&site.config, &policy);
     let out = site
-        .run_with(&["hash", "--password-stdin"], "secret")
+        .run_with(&["hash", "--password-stdin"], "secret-pw-1")
         .status(0);
     assert!(out.stdout.starts_with("{SHA256-CRYPT}$5$"), "{out:#?}");
+    site.run_with(&["hash", "--password-stdin"], "secret-pw")
+        .fails(2, "at least 10 characters");
 }
 
 // ---- check ----

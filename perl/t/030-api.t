@@ -45,16 +45,18 @@ subtest 'passwords' => sub {
     ok(!Vmailsql->verify_apop('{plaintext}tanstaaF', $APOP_TS, $APOP_DIGEST), 'APOP, wrong password');
     ok(!Vmailsql->verify_apop('{md5}' . 'a' x 32, $APOP_TS, $APOP_DIGEST), 'APOP needs plaintext');
 
-    my $h = Vmailsql->hash_password('secret');
+    my $h = Vmailsql->hash_password('secret-pw');
     like($h, qr/^\{crypt\}\$6\$/, 'default scheme: {crypt} SHA-512-crypt');
-    ok(Vmailsql->verify_password($h, 'secret'), 'and it verifies');
+    ok(Vmailsql->verify_password($h, 'secret-pw'), 'and it verifies');
     for my $scheme (qw(SHA256-CRYPT BLF-CRYPT ARGON2ID CRYPT_MD5 MD5 PLAINTEXT)) {
-        my $made = Vmailsql->hash_password('secret', $scheme);
-        ok(Vmailsql->verify_password($made, 'secret') && !Vmailsql->verify_password($made, 'x'),
+        my $made = Vmailsql->hash_password('secret-pw', $scheme);
+        ok(Vmailsql->verify_password($made, 'secret-pw') && !Vmailsql->verify_password($made, 'x'),
             "$scheme: $made verifies");
     }
-    is(kind_of { Vmailsql->hash_password('secret', 'ROT13') }, 'invalid_input', 'unknown scheme');
+    is(kind_of { Vmailsql->hash_password('secret-pw', 'ROT13') }, 'invalid_input', 'unknown scheme');
     is(kind_of { Vmailsql->hash_password('') }, 'invalid_input', 'empty password');
+    is(kind_of { Vmailsql->hash_password('seven-c', 'MD5') }, 'invalid_input',
+        'without a handle, the default password_min_length (8)');
 
     my $id = Vmailsql->identify_password('5ebe2294ecd0e0f08eab7690d2a6ee69');
     ok($id->{weak} && !$id->{plaintext} && length $id->{name}, "identify: $id->{name}, weak");

@@ -51,9 +51,12 @@ pub fn run(ctx: &Context, args: AuthArgs) -> Outcome<Report> {
 
 /// Prints a hash; the scheme is `--scheme`, else the configuration's, else the default, and the
 /// password must have the configuration's `password_min_length` (else the default). Needs no
-/// database.
+/// database; with `--scheme` not even a readable configuration (then the default minimum holds).
 pub fn hash(ctx: &Context, args: HashArgs) -> Outcome<Report> {
-    let config = ctx.load()?;
+    let config = match args.scheme {
+        Some(_) => ctx.load().ok().flatten(),
+        None => ctx.load()?,
+    };
     let scheme = args
         .scheme
         .or(config.as_ref().map(|c| c.password_scheme))
