@@ -879,7 +879,7 @@ static void test_password_functions(void) {
     CHECK_CODE(vmailsql_password_identify(vectors[4], &name, &weak, &plain), VMAILSQL_OK);
     CHECK(weak && !plain);
     hash = NULL;
-    CHECK_CODE(vmailsql_password_hash("SHA512-CRYPT", "secret", &hash), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_password_hash("SHA512-CRYPT", "secret-pw", &hash), VMAILSQL_OK);
     CHECK_CODE(vmailsql_password_identify(hash, &name, &weak, &plain), VMAILSQL_OK);
     CHECK(!weak && !plain);
     CHECK(strstr(name, "512") != NULL);
