@@ -46,7 +46,7 @@ impl Vmail {
     pub fn authenticate_bytes(&self, login: &str, password: &[u8]) -> Result<Mailbox> {
         let row = self.login_row(login)?;
         let stored = row.as_ref().and_then(|r| r.popbox.password_hash.as_deref());
-        let user = row.as_ref().map(|r| address_of(r)).unwrap_or_default();
+        let user = row.as_ref().map(address_of).unwrap_or_default();
         let secret = Secret::Password {
             user: &user,
             password,

@@ -893,7 +893,14 @@ fn hash_prints_a_verifying_hash_without_a_database() {
     tool(&["hash", "--scheme", "MD5", "--password-stdin"], "").fails(2, "empty password");
     // a new password: password_min_length, by default 8 characters
     tool(
-        &["--config", nowhere, "hash", "--scheme", "MD5", "--password-stdin"],
+        &[
+            "--config",
+            nowhere,
+            "hash",
+            "--scheme",
+            "MD5",
+            "--password-stdin",
+        ],
         "seven-c",
     )
     .fails(2, "at least 8 characters");
