@@ -1074,6 +1074,50 @@ fn check_finds_every_kind_of_problem(b: Backend) {
     );
 }
 
+/// Dovecot's challenge-response and one-time schemes are counted by name and flagged weak; a
+/// SCRAM iteration count or OTP sequence beyond the limits is a costly hash (values from
+/// `doveadm pw`, tests/data/dovecot-2.3-doveadm-pw.txt).
+#[test]
+fn check_classifies_dovecot_challenge_schemes() {
+    let site = Site::populated(Backend::Sqlite);
+    raw(
+        &site,
+        "INSERT INTO popbox VALUES ('example.org','scram','{SCRAM-SHA-256}4096,mNBpcQNQtrf0/YoXV6GeWQ==,/m+3vDrF56xl1bUjAW0OYyyL01pHWxQZbrH20UWMC/o=,X+GtNnUbuBTXE8HPsr426bca+44YgZqra5JZv5iyVzg=','scram'); \
+         INSERT INTO popbox VALUES ('example.org','dig','{DIGEST-MD5}de4c5ee663b7df99d1e5a281c5625139','dig'); \
+         INSERT INTO popbox VALUES ('example.org','slow','{SCRAM-SHA-1}4000000,YfA1sDgAX9rhxB4OfLRA3g==,HKVM+K+rnPFD1U3s1wUOZmML3aY=,PugjxtLScHMiDJS7TWXb39shh8s=','slow'); \
+         INSERT INTO popbox VALUES ('example.org','long','{OTP}sha1 4000000 1ca7824842e04589 8b20adafa054dd45','long')",
+    );
+    let report = site.run(&["--json", "check"]).status(1).json();
+    let schemes = report["hashes"]["schemes"].as_array().unwrap();
+    for name in [
+        "SCRAM-SHA-256",
+        "DIGEST-MD5",
+        "SCRAM-SHA-1",
+        "OTP (RFC 2289)",
+    ] {
+        let found = schemes.iter().find(|s| s["scheme"] == name);
+        assert!(
+            found.is_some_and(|s| s["weak"] == true && s["popboxes"] == 1),
+            "{name}: {report:#}"
+        );
+    }
+    let weak = report["hashes"]["weak"].to_string();
+    assert!(
+        weak.contains("scram@example.org") && weak.contains("dig@example.org"),
+        "{weak}"
+    );
+    let costly = report["hashes"]["costly"].to_string();
+    assert!(
+        costly.contains("slow@example.org") && costly.contains("long@example.org"),
+        "{costly}"
+    );
+    assert!(!costly.contains("scram@"), "{costly}");
+    assert!(
+        has(&report["problems"], "costly-hash", "slow@example.org"),
+        "{report:#}"
+    );
+}
+
 #[test]
 fn check_finds_case_collisions_on_mysql() {
     let site = Site::populated(Backend::Mysql);
