@@ -590,6 +590,24 @@ vm_verify_password_bytes(self, stored, password)
     RETVAL
 
 bool
+vm_verify_password_user(self, stored, user, password)
+    SV *self
+    SV *stored
+    SV *user
+    SV *password
+  PREINIT:
+    vmailsql_result r;
+  CODE:
+    PERL_UNUSED_VAR(self);
+    r = vmailsql_password_verify_user(vm_str(aTHX_ stored, "stored"), vm_str(aTHX_ user, "user"),
+                                      vm_str(aTHX_ password, "password"));
+    if (r != VMAILSQL_OK && r != VMAILSQL_AUTH_FAILED)
+        vm_croak(aTHX_ r);
+    RETVAL = r == VMAILSQL_OK;
+  OUTPUT:
+    RETVAL
+
+bool
 vm_verify_apop(self, stored, timestamp, digest)
     SV *self
     SV *stored

@@ -254,6 +254,11 @@ false otherwise, including for an unknown or malformed stored value. Needs no ha
 C<{DIGEST-MD5}> value hashes the login name too and dies with C<invalid_input> here; logins
 (C<authenticate>) check it with the popbox's own address.
 
+=item verify_password_user($stored, $user, $password)
+
+As C<verify_password>, knowing the login: C<$user> (C<name@realm>) is what C<{DIGEST-MD5}>
+hashed (C<doveadm pw -s DIGEST-MD5 -u USER>); every other scheme ignores it. Needs no handle.
+
 =item verify_password_bytes($stored, $password_octets)
 
 As C<verify_password>, with the password given as bytes (see L</Strings>).

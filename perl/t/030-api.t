@@ -58,6 +58,14 @@ subtest 'passwords' => sub {
     is(kind_of { Vmailsql->hash_password('seven-c', 'MD5') }, 'invalid_input',
         'without a handle, the default password_min_length (8)');
 
+    # doveadm pw -s DIGEST-MD5 -u alice@example.org -p secret
+    my $digest = '{DIGEST-MD5}543e1aec5d3614f03141652d6ada51b2';
+    ok(Vmailsql->verify_password_user($digest, 'alice@example.org', 'secret'), 'DIGEST-MD5 with its user');
+    ok(!Vmailsql->verify_password_user($digest, 'bob@example.org', 'secret'), 'DIGEST-MD5, another user');
+    ok(!Vmailsql->verify_password_user($digest, 'alice@example.org', 'Secret'), 'DIGEST-MD5, wrong password');
+    is(kind_of { Vmailsql->verify_password($digest, 'secret') }, 'invalid_input',
+        'DIGEST-MD5 without a user: an error, not a wrong password');
+
     my $id = Vmailsql->identify_password('5ebe2294ecd0e0f08eab7690d2a6ee69');
     ok($id->{weak} && !$id->{plaintext} && length $id->{name}, "identify: $id->{name}, weak");
     $id = Vmailsql->identify_password('{plaintext}x');
