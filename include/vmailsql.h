@@ -1098,6 +1098,18 @@ enum vmailsql_result vmailsql_hash_password(const struct vmailsql *handle,
                                             char **hash);
 
 /**
+ * The handle's `password_min_length`: the fewest characters (not bytes) a new password may have
+ * (default 8). Every call that hashes or stores a new password already enforces it; this lets a
+ * front end (the control panel) say so before the user submits. On success `*min_length` is
+ * written.
+ *
+ * # Safety
+ * `handle` is a live handle; `min_length` valid for a write.
+ */
+enum vmailsql_result vmailsql_password_min_length(const struct vmailsql *handle,
+                                                  uint32_t *min_length);
+
+/**
  * Hashes a password with a named scheme, without a handle: "crypt" ({crypt}$6$, the default
  * when `scheme` is NULL), "SHA512-CRYPT", "SHA256-CRYPT", "BLF-CRYPT", "ARGON2ID", "YESCRYPT",
  * "CRYPT_MD5", "MD5" or "PLAINTEXT" (case-insensitive). Returns `VMAILSQL_INVALID_INPUT` for an

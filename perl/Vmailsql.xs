@@ -555,6 +555,18 @@ vm_hash_password(self, password, scheme = &PL_sv_undef)
   OUTPUT:
     RETVAL
 
+UV
+vm_password_min_length(self)
+    SV *self
+  PREINIT:
+    uint32_t min_length = 0;
+  CODE:
+    VM_CHECK(vmailsql_password_min_length(vm_handle(aTHX_ self, "password_min_length"),
+                                          &min_length));
+    RETVAL = min_length;
+  OUTPUT:
+    RETVAL
+
 bool
 vm_verify_password(self, stored, password)
     SV *self

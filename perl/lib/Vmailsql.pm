@@ -247,6 +247,11 @@ Also callable as C<< Vmailsql->hash_password(...) >> (default scheme C<crypt>). 
 needs C<password_min_length> characters: the handle's setting, or the default 8 when called
 without a handle or with C<$scheme>.
 
+=item password_min_length()
+
+The handle's C<password_min_length>: the fewest characters a new password may have (default
+8). Every method that hashes or stores a new password enforces it.
+
 =item verify_password($stored, $password)
 
 True when C<$password> matches the stored value (every scheme tpop3d and Dovecot accept),

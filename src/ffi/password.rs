@@ -33,6 +33,30 @@ pub unsafe extern "C" fn vmailsql_hash_password(
     }
 }
 
+/// The handle's `password_min_length`: the fewest characters (not bytes) a new password may have
+/// (default 8). Every call that hashes or stores a new password already enforces it; this lets a
+/// front end (the control panel) say so before the user submits. On success `*min_length` is
+/// written.
+///
+/// # Safety
+/// `handle` is a live handle; `min_length` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_password_min_length(
+    handle: *const vmailsql,
+    min_length: *mut u32,
+) -> vmailsql_result {
+    ffi_panic_boundary! {
+        // SAFETY: per this function's contract.
+        unsafe {
+            produce(min_length, "min_length", || {
+                let min = handle_arg(handle)?.config().password_min_length;
+                // The configuration caps it at MAX_PASSWORD_LEN (511).
+                Ok(u32::try_from(min).unwrap_or(u32::MAX))
+            })
+        }
+    }
+}
+
 /// Hashes a password with a named scheme, without a handle: "crypt" ({crypt}$6$, the default
 /// when `scheme` is NULL), "SHA512-CRYPT", "SHA256-CRYPT", "BLF-CRYPT", "ARGON2ID", "YESCRYPT",
 /// "CRYPT_MD5", "MD5" or "PLAINTEXT" (case-insensitive). Returns `VMAILSQL_INVALID_INPUT` for an

@@ -901,6 +901,13 @@ static void test_password_functions(void) {
     CHECK_CODE(vmailsql_hash_password(h, "x", NULL), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_hash_password(h, "\xff", &hash), VMAILSQL_INVALID_INPUT);
     CHECK(hash == SENTINEL);
+    {
+        uint32_t min_length = 0;
+        CHECK_CODE(vmailsql_password_min_length(h, &min_length), VMAILSQL_OK);
+        CHECK(min_length == 8); /* the default password_min_length */
+        CHECK_CODE(vmailsql_password_min_length(h, NULL), VMAILSQL_NULL_ARGUMENT);
+        CHECK_CODE(vmailsql_password_min_length(NULL, &min_length), VMAILSQL_NULL_ARGUMENT);
+    }
     CHECK_CODE(vmailsql_hash_password(h, "secret-pw", &hash), VMAILSQL_OK);
     CHECK(strncmp(hash, "{crypt}$6$", 10) == 0);
     CHECK_CODE(vmailsql_password_verify(hash, "secret-pw"), VMAILSQL_OK);
