@@ -1108,11 +1108,25 @@ enum vmailsql_result vmailsql_hash_password(const struct vmailsql *handle,
                                             char **hash);
 
 /**
+ * The handle's `password_min_length`: the fewest characters (not bytes) a new password may have
+ * (default 8). Every call that hashes or stores a new password already enforces it; this lets a
+ * front end (the control panel) say so before the user submits. On success `*min_length` is
+ * written.
+ *
+ * # Safety
+ * `handle` is a live handle; `min_length` valid for a write.
+ */
+enum vmailsql_result vmailsql_password_min_length(const struct vmailsql *handle,
+                                                  uint32_t *min_length);
+
+/**
  * Hashes a password with a named scheme, without a handle: "crypt" ({crypt}$6$, the default
  * when `scheme` is NULL), "SHA512-CRYPT", "SHA256-CRYPT", "BLF-CRYPT", "ARGON2ID", "YESCRYPT",
  * "CRYPT_MD5", "MD5" or "PLAINTEXT" (case-insensitive). Returns `VMAILSQL_INVALID_INPUT` for an
- * unknown scheme or an unusable password. On success `*hash` receives the stored form, to free
- * with `vmailsql_string_free()`.
+ * unknown scheme or an unusable password, including one shorter than 8 characters (the default
+ * `password_min_length`: without a handle no configuration applies; use
+ * `vmailsql_hash_password()` for a site's own minimum). On success `*hash` receives the stored
+ * form, to free with `vmailsql_string_free()`.
  *
  * Threads and fork(): needs no handle; safe anywhere.
  *
@@ -1129,10 +1143,25 @@ enum vmailsql_result vmailsql_password_hash(const char *scheme, const char *pass
  * value. The comparison is constant-time. `stored` must be UTF-8; `password` is taken as
  * bytes (legacy sites may hold hashes of Latin-1 passwords).
  *
+ * A `{DIGEST-MD5}` value hashes the login name too: it gives `VMAILSQL_INVALID_INPUT` here
+ * (not a wrong password); check it with `vmailsql_password_verify_user()`.
+ *
  * # Safety
  * `stored` and `password` are NUL-terminated strings.
  */
 enum vmailsql_result vmailsql_password_verify(const char *stored, const char *password);
+
+/**
+ * As `vmailsql_password_verify()`, knowing the login: `user` is the name `{DIGEST-MD5}` hashed
+ * (`doveadm pw -s DIGEST-MD5 -u USER`, `name@realm`); every other scheme ignores it. The
+ * library's own login calls pass the popbox's `local_part@domain` as stored.
+ *
+ * # Safety
+ * `stored`, `user` and `password` are NUL-terminated strings.
+ */
+enum vmailsql_result vmailsql_password_verify_user(const char *stored,
+                                                   const char *user,
+                                                   const char *password);
 
 /**
  * Verifies an APOP digest (RFC 1939) against a stored value: only `{plaintext}` values can

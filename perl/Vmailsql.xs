@@ -555,6 +555,18 @@ vm_hash_password(self, password, scheme = &PL_sv_undef)
   OUTPUT:
     RETVAL
 
+UV
+vm_password_min_length(self)
+    SV *self
+  PREINIT:
+    uint32_t min_length = 0;
+  CODE:
+    VM_CHECK(vmailsql_password_min_length(vm_handle(aTHX_ self, "password_min_length"),
+                                          &min_length));
+    RETVAL = min_length;
+  OUTPUT:
+    RETVAL
+
 bool
 vm_verify_password(self, stored, password)
     SV *self
@@ -583,6 +595,24 @@ vm_verify_password_bytes(self, stored, password)
     PERL_UNUSED_VAR(self);
     r = vmailsql_password_verify(vm_str(aTHX_ stored, "stored"),
                                  vm_bytes(aTHX_ password, "password"));
+    if (r != VMAILSQL_OK && r != VMAILSQL_AUTH_FAILED)
+        vm_croak(aTHX_ r);
+    RETVAL = r == VMAILSQL_OK;
+  OUTPUT:
+    RETVAL
+
+bool
+vm_verify_password_user(self, stored, user, password)
+    SV *self
+    SV *stored
+    SV *user
+    SV *password
+  PREINIT:
+    vmailsql_result r;
+  CODE:
+    PERL_UNUSED_VAR(self);
+    r = vmailsql_password_verify_user(vm_str(aTHX_ stored, "stored"), vm_str(aTHX_ user, "user"),
+                                      vm_str(aTHX_ password, "password"));
     if (r != VMAILSQL_OK && r != VMAILSQL_AUTH_FAILED)
         vm_croak(aTHX_ r);
     RETVAL = r == VMAILSQL_OK;

@@ -370,7 +370,14 @@ impl Vmail {
             .as_ref()
             .and_then(|p| p.password_hash.clone())
             .unwrap_or_default();
-        let secret = crate::auth::equal_time::Secret::Password(old.as_bytes());
+        let user = popbox
+            .as_ref()
+            .map(|p| format!("{}@{}", p.local_part, p.domain))
+            .unwrap_or_default();
+        let secret = crate::auth::equal_time::Secret::Password {
+            user: &user,
+            password: old.as_bytes(),
+        };
         let stored_hash = popbox.as_ref().and_then(|p| p.password_hash.as_deref());
         let verdict =
             crate::auth::equal_time::check(self.config().password_scheme, stored_hash, secret);
@@ -592,11 +599,8 @@ impl Vmail {
     /// `InvalidInput` for a password shorter than `password_min_length` characters, with a NUL
     /// byte, or one the scheme cannot take.
     pub fn hash_password(&self, password: &str) -> Result<String> {
-        if password.contains('\0') {
-            return Err(Error::invalid("password contains a NUL byte"));
-        }
-        crate::password::policy::check_length(password, self.config().password_min_length)?;
-        password::hash(self.config().password_scheme, password)
+        let config = self.config();
+        password::hash_new(config.password_scheme, password, config.password_min_length)
     }
 }
 

@@ -46,7 +46,12 @@ impl Vmail {
     pub fn authenticate_bytes(&self, login: &str, password: &[u8]) -> Result<Mailbox> {
         let row = self.login_row(login)?;
         let stored = row.as_ref().and_then(|r| r.popbox.password_hash.as_deref());
-        let row = self.checked_login(row.as_ref(), stored, Secret::Password(password))?;
+        let user = row.as_ref().map(address_of).unwrap_or_default();
+        let secret = Secret::Password {
+            user: &user,
+            password,
+        };
+        let row = self.checked_login(row.as_ref(), stored, secret)?;
         let stored = stored.unwrap_or_default();
         let mailbox = mailbox_of(row)?;
         if let Ok(password) = std::str::from_utf8(password) {
@@ -79,10 +84,7 @@ impl Vmail {
             row,
         ) {
             (Verdict::Match, Some(row)) => Ok(row),
-            (Verdict::TooCostly, Some(row)) => Err(too_costly(&format!(
-                "{}@{}",
-                row.popbox.local_part, row.popbox.domain
-            ))),
+            (Verdict::TooCostly, Some(row)) => Err(too_costly(&address_of(row))),
             _ => Err(Error::auth_failed()),
         }
     }
@@ -123,7 +125,10 @@ impl Vmail {
             Err(_) => None,
         };
         let stored = found.as_ref().and_then(|d| d.password_hash.clone());
-        let secret = Secret::Password(password.as_bytes());
+        let secret = Secret::Password {
+            user: found.as_ref().map_or(domain, |d| d.name.as_str()),
+            password: password.as_bytes(),
+        };
         let verdict = equal_time::check(self.config().password_scheme, stored.as_deref(), secret);
         let domain = match (verdict, found) {
             (Verdict::Match, Some(domain)) => domain,
@@ -187,6 +192,11 @@ impl Vmail {
             });
         }
     }
+}
+
+/// The popbox's own address as stored: the name `{DIGEST-MD5}` hashed, whatever the login was.
+fn address_of(row: &LoginRow) -> String {
+    format!("{}@{}", row.popbox.local_part, row.popbox.domain)
 }
 
 /// The checked mailbox of a login row.

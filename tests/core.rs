@@ -1088,6 +1088,45 @@ fn numeric_unix_users_as_tpop3d_read_them(b: Backend) {
     );
 }
 
+/// Dovecot 2.3's challenge-response and one-time schemes log in (values from `doveadm pw`, see
+/// tests/data/dovecot-2.3-doveadm-pw.txt); DIGEST-MD5 hashes the popbox's own address as stored,
+/// whatever case or alias the login used, and a domain's name for its administrator.
+fn dovecot_challenge_hashes_log_in(b: Backend) {
+    let fx = populated(b);
+    raw(&fx, "INSERT INTO popbox VALUES ('example.org','scram','{SCRAM-SHA-256}4096,mNBpcQNQtrf0/YoXV6GeWQ==,/m+3vDrF56xl1bUjAW0OYyyL01pHWxQZbrH20UWMC/o=,X+GtNnUbuBTXE8HPsr426bca+44YgZqra5JZv5iyVzg=','scram'); \
+              INSERT INTO popbox VALUES ('example.org','cram','{CRAM-MD5}cd3ba7deaad6e5ca23448ba42e379747a9e0f7f1fbc00c8a81bbaac395731b56','cram'); \
+              INSERT INTO popbox VALUES ('example.org','otp','{OTP}sha1 1024 1ca7824842e04589 8b20adafa054dd45','otp'); \
+              INSERT INTO popbox VALUES ('example.org','md4','{PLAIN-MD4}67d3dafef63ff00603aeef3769cfbf0d','md4'); \
+              INSERT INTO popbox VALUES ('example.org','trunc','{PLAIN-TRUNC}6-secret','trunc'); \
+              INSERT INTO popbox VALUES ('example.org','dig','{DIGEST-MD5}de4c5ee663b7df99d1e5a281c5625139','dig'); \
+              INSERT INTO popbox VALUES ('example.org','costly','{OTP}sha1 4000000000 1ca7824842e04589 8b20adafa054dd45','costly'); \
+              UPDATE domain SET password_hash = '{DIGEST-MD5}2dbe1297bf1f690142512e0759a31fd9' WHERE domain_name = 'example.org'");
+    let v = &fx.vmail;
+    for user in ["scram", "cram", "otp", "md4", "trunc", "dig", "DIG"] {
+        let login = format!("{user}@example.org");
+        assert!(v.authenticate(&login, "secret").is_ok(), "{user}");
+        assert_eq!(
+            kind(v.authenticate(&login, "Secret")),
+            ErrorKind::AuthFailed,
+            "{user}"
+        );
+    }
+    assert!(v
+        .authenticate("trunc@example.org", "secret-and-more")
+        .is_ok());
+    assert!(v.authenticate_domain("example.org", "secret").is_ok());
+    assert_eq!(
+        kind(v.authenticate_domain("example.org", "Secret")),
+        ErrorKind::AuthFailed
+    );
+    let e = v.authenticate("costly@example.org", "secret").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UnsafeData, "{e}");
+    // A user changing a DIGEST-MD5 password proves the old one the same way.
+    v.change_popbox_password("dig@example.org", "secret", "new-secret-1")
+        .unwrap();
+    assert!(v.authenticate("dig@example.org", "new-secret-1").is_ok());
+}
+
 /// `password_min_length` (default 8) holds for every new password; stored hashes never face it.
 fn new_passwords_have_a_minimum_length(b: Backend) {
     let fx = populated(b);
@@ -1127,6 +1166,7 @@ fn new_passwords_have_a_minimum_length(b: Backend) {
 }
 
 both_backends!(
+    dovecot_challenge_hashes_log_in,
     new_passwords_have_a_minimum_length,
     numeric_unix_users_as_tpop3d_read_them,
     over_cost_hashes_are_unsafe,

@@ -891,14 +891,32 @@ fn hash_prints_a_verifying_hash_without_a_database() {
     tool(&["hash", "--scheme", "rot13", "--password-stdin"], "x")
         .fails(2, "unknown password scheme");
     tool(&["hash", "--scheme", "MD5", "--password-stdin"], "").fails(2, "empty password");
-    // without --scheme, the configuration's policy
+    // a new password: password_min_length, by default 8 characters
+    tool(
+        &[
+            "--config",
+            nowhere,
+            "hash",
+            "--scheme",
+            "MD5",
+            "--password-stdin",
+        ],
+        "seven-c",
+    )
+    .fails(2, "at least 8 characters");
+    // without --scheme, the configuration's policy: scheme and minimum length
     let site = Site::new(Backend::Sqlite);
-    let policy = format!("database = {}\npassword_scheme = SHA256-CRYPT\n", site.url);
+    let policy = format!(
+        "database = {}\npassword_scheme = SHA256-CRYPT\npassword_min_length = 10\n",
+        site.url
+    );
     write_private(&site.config, &policy);
     let out = site
-        .run_with(&["hash", "--password-stdin"], "secret")
+        .run_with(&["hash", "--password-stdin"], "secret-pw-1")
         .status(0);
     assert!(out.stdout.starts_with("{SHA256-CRYPT}$5$"), "{out:#?}");
+    site.run_with(&["hash", "--password-stdin"], "secret-pw")
+        .fails(2, "at least 10 characters");
 }
 
 // ---- check ----
@@ -1053,6 +1071,50 @@ fn check_finds_every_kind_of_problem(b: Backend) {
     assert!(
         human.contains("problems:") && human.contains("ping@example.org"),
         "{human}"
+    );
+}
+
+/// Dovecot's challenge-response and one-time schemes are counted by name and flagged weak; a
+/// SCRAM iteration count or OTP sequence beyond the limits is a costly hash (values from
+/// `doveadm pw`, tests/data/dovecot-2.3-doveadm-pw.txt).
+#[test]
+fn check_classifies_dovecot_challenge_schemes() {
+    let site = Site::populated(Backend::Sqlite);
+    raw(
+        &site,
+        "INSERT INTO popbox VALUES ('example.org','scram','{SCRAM-SHA-256}4096,mNBpcQNQtrf0/YoXV6GeWQ==,/m+3vDrF56xl1bUjAW0OYyyL01pHWxQZbrH20UWMC/o=,X+GtNnUbuBTXE8HPsr426bca+44YgZqra5JZv5iyVzg=','scram'); \
+         INSERT INTO popbox VALUES ('example.org','dig','{DIGEST-MD5}de4c5ee663b7df99d1e5a281c5625139','dig'); \
+         INSERT INTO popbox VALUES ('example.org','slow','{SCRAM-SHA-1}4000000,YfA1sDgAX9rhxB4OfLRA3g==,HKVM+K+rnPFD1U3s1wUOZmML3aY=,PugjxtLScHMiDJS7TWXb39shh8s=','slow'); \
+         INSERT INTO popbox VALUES ('example.org','long','{OTP}sha1 4000000 1ca7824842e04589 8b20adafa054dd45','long')",
+    );
+    let report = site.run(&["--json", "check"]).status(1).json();
+    let schemes = report["hashes"]["schemes"].as_array().unwrap();
+    for name in [
+        "SCRAM-SHA-256",
+        "DIGEST-MD5",
+        "SCRAM-SHA-1",
+        "OTP (RFC 2289)",
+    ] {
+        let found = schemes.iter().find(|s| s["scheme"] == name);
+        assert!(
+            found.is_some_and(|s| s["weak"] == true && s["popboxes"] == 1),
+            "{name}: {report:#}"
+        );
+    }
+    let weak = report["hashes"]["weak"].to_string();
+    assert!(
+        weak.contains("scram@example.org") && weak.contains("dig@example.org"),
+        "{weak}"
+    );
+    let costly = report["hashes"]["costly"].to_string();
+    assert!(
+        costly.contains("slow@example.org") && costly.contains("long@example.org"),
+        "{costly}"
+    );
+    assert!(!costly.contains("scram@"), "{costly}");
+    assert!(
+        has(&report["problems"], "costly-hash", "slow@example.org"),
+        "{report:#}"
     );
 }
 

@@ -23,8 +23,6 @@ use Scalar::Util qw(blessed);
 
 our $VERSION = '0.1';
 
-# Passwords set through the web pages must be at least this long.
-our $MIN_PASSWORD = 8;
 # Longest value accepted in any form field.
 our $MAX_FIELD = 1024;
 # Seconds a failed sign-in or password check waits before answering (slows guessing down).
@@ -347,17 +345,30 @@ sub flash {
 
 # ---- passwords ----
 
-# Why a new password (typed twice) cannot be used, or undef when it can. The library refuses
-# what it cannot store; this adds the web pages' minimum length.
+# Why a new password (typed twice) cannot be used, or undef when it can. $min is the library's
+# password_min_length ($app->min_password), so the pages and every other tool agree; the
+# library refuses a shorter one anyway.
 sub password_problem {
-    my ($password, $repeat) = @_;
+    my ($password, $repeat, $min) = @_;
     return 'Enter the new password twice.' unless defined $password && length $password;
     return 'The two new passwords differ.' unless defined $repeat && $password eq $repeat;
     my $chars = $password;
     utf8::decode($chars);
-    return "The new password must have at least $MIN_PASSWORD characters."
-        if length $chars < $MIN_PASSWORD;
+    return "The new password must have at least $min characters."
+        if length $chars < $min;
     return undef;
+}
+
+# The library's password_min_length (the configuration's, default 8): the one policy.
+sub min_password {
+    my ($self) = @_;
+    return $self->library->password_min_length;
+}
+
+# The hint under a new-password field.
+sub min_password_hint {
+    my ($self) = @_;
+    return 'At least ' . $self->min_password . ' characters.';
 }
 
 # ---- sign-in throttle ----

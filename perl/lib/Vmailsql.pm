@@ -243,12 +243,26 @@ compute APOP themselves; dies with C<auth_failed> for other popboxes.
 The stored form, with its C<{SCHEME}> prefix: in the handle's policy scheme
 (C<password_scheme> in the configuration), or in C<$scheme> (C<crypt>, C<SHA512-CRYPT>,
 C<SHA256-CRYPT>, C<BLF-CRYPT>, C<ARGON2ID>, C<YESCRYPT>, C<CRYPT_MD5>, C<MD5>, C<PLAINTEXT>).
-Also callable as C<< Vmailsql->hash_password(...) >> (default scheme C<crypt>).
+Also callable as C<< Vmailsql->hash_password(...) >> (default scheme C<crypt>). The password
+needs C<password_min_length> characters: the handle's setting, or the default 8 when called
+without a handle or with C<$scheme>.
+
+=item password_min_length()
+
+The handle's C<password_min_length>: the fewest characters a new password may have (default
+8). Every method that hashes or stores a new password enforces it.
 
 =item verify_password($stored, $password)
 
 True when C<$password> matches the stored value (every scheme tpop3d and Dovecot accept),
-false otherwise, including for an unknown or malformed stored value. Needs no handle.
+false otherwise, including for an unknown or malformed stored value. Needs no handle. A
+C<{DIGEST-MD5}> value hashes the login name too and dies with C<invalid_input> here; logins
+(C<authenticate>) check it with the popbox's own address.
+
+=item verify_password_user($stored, $user, $password)
+
+As C<verify_password>, knowing the login: C<$user> (C<name@realm>) is what C<{DIGEST-MD5}>
+hashed (C<doveadm pw -s DIGEST-MD5 -u USER>); every other scheme ignores it. Needs no handle.
 
 =item verify_password_bytes($stored, $password_octets)
 

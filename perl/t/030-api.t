@@ -45,16 +45,26 @@ subtest 'passwords' => sub {
     ok(!Vmailsql->verify_apop('{plaintext}tanstaaF', $APOP_TS, $APOP_DIGEST), 'APOP, wrong password');
     ok(!Vmailsql->verify_apop('{md5}' . 'a' x 32, $APOP_TS, $APOP_DIGEST), 'APOP needs plaintext');
 
-    my $h = Vmailsql->hash_password('secret');
+    my $h = Vmailsql->hash_password('secret-pw');
     like($h, qr/^\{crypt\}\$6\$/, 'default scheme: {crypt} SHA-512-crypt');
-    ok(Vmailsql->verify_password($h, 'secret'), 'and it verifies');
+    ok(Vmailsql->verify_password($h, 'secret-pw'), 'and it verifies');
     for my $scheme (qw(SHA256-CRYPT BLF-CRYPT ARGON2ID CRYPT_MD5 MD5 PLAINTEXT)) {
-        my $made = Vmailsql->hash_password('secret', $scheme);
-        ok(Vmailsql->verify_password($made, 'secret') && !Vmailsql->verify_password($made, 'x'),
+        my $made = Vmailsql->hash_password('secret-pw', $scheme);
+        ok(Vmailsql->verify_password($made, 'secret-pw') && !Vmailsql->verify_password($made, 'x'),
             "$scheme: $made verifies");
     }
-    is(kind_of { Vmailsql->hash_password('secret', 'ROT13') }, 'invalid_input', 'unknown scheme');
+    is(kind_of { Vmailsql->hash_password('secret-pw', 'ROT13') }, 'invalid_input', 'unknown scheme');
     is(kind_of { Vmailsql->hash_password('') }, 'invalid_input', 'empty password');
+    is(kind_of { Vmailsql->hash_password('seven-c', 'MD5') }, 'invalid_input',
+        'without a handle, the default password_min_length (8)');
+
+    # doveadm pw -s DIGEST-MD5 -u alice@example.org -p secret
+    my $digest = '{DIGEST-MD5}543e1aec5d3614f03141652d6ada51b2';
+    ok(Vmailsql->verify_password_user($digest, 'alice@example.org', 'secret'), 'DIGEST-MD5 with its user');
+    ok(!Vmailsql->verify_password_user($digest, 'bob@example.org', 'secret'), 'DIGEST-MD5, another user');
+    ok(!Vmailsql->verify_password_user($digest, 'alice@example.org', 'Secret'), 'DIGEST-MD5, wrong password');
+    is(kind_of { Vmailsql->verify_password($digest, 'secret') }, 'invalid_input',
+        'DIGEST-MD5 without a user: an error, not a wrong password');
 
     my $id = Vmailsql->identify_password('5ebe2294ecd0e0f08eab7690d2a6ee69');
     ok($id->{weak} && !$id->{plaintext} && length $id->{name}, "identify: $id->{name}, weak");

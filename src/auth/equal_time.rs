@@ -29,8 +29,9 @@ pub(crate) enum Verdict {
 /// What the client proved it knows.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Secret<'a> {
-    /// A password (bytes: tpop3d compared bytes).
-    Password(&'a [u8]),
+    /// A password (bytes: tpop3d compared bytes), and who the account is: `{DIGEST-MD5}` hashes
+    /// the name (`local_part@domain` as stored, or a domain's name) with the password.
+    Password { user: &'a str, password: &'a [u8] },
     /// An APOP digest of the banner's timestamp and the cleartext (RFC 1939).
     Apop { timestamp: &'a str, digest: &'a str },
 }
@@ -101,7 +102,7 @@ fn dummy_class(policy: Scheme) -> Option<String> {
 fn dummy_work(policy: Scheme, secret: Secret<'_>) -> Duration {
     let started = Instant::now();
     let bytes = match secret {
-        Secret::Password(p) => p,
+        Secret::Password { password, .. } => password,
         Secret::Apop { digest, .. } => digest.as_bytes(),
     };
     let _ = password::verify_bytes(dummy_hash(policy), bytes);
@@ -117,7 +118,9 @@ pub(crate) fn check(policy: Scheme, stored: Option<&str>, secret: Secret<'_>) ->
     let (verdict, class, took) = match known {
         Some((s, id)) if !id.too_costly => {
             let matched = match secret {
-                Secret::Password(p) => password::verify_bytes(s, p),
+                Secret::Password { user, password } => {
+                    password::verify_bytes_user(s, user, password)
+                }
                 Secret::Apop { timestamp, digest } => password::verify_apop(s, timestamp, digest),
             };
             let verdict = if matched {
@@ -127,7 +130,7 @@ pub(crate) fn check(policy: Scheme, stored: Option<&str>, secret: Secret<'_>) ->
             };
             // APOP is one MD5 whatever the row: its class is APOP, not the row's scheme.
             let class = match secret {
-                Secret::Password(_) => password::cost_class(s),
+                Secret::Password { .. } => password::cost_class(s),
                 Secret::Apop { .. } => Some("APOP".to_string()),
             };
             (verdict, class, Some(started.elapsed()))

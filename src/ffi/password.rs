@@ -7,6 +7,7 @@ use super::{
     bytes_arg, ffi_panic_boundary, handle_arg, opt_str_arg, owned_string, produce, str_arg,
     vmailsql, vmailsql_result, write_out, Failure,
 };
+use crate::config::DEFAULT_PASSWORD_MIN_LENGTH;
 use crate::password::{self, Scheme};
 
 /// Hashes a password with the handle's policy scheme (`password_scheme` in the configuration),
@@ -32,11 +33,37 @@ pub unsafe extern "C" fn vmailsql_hash_password(
     }
 }
 
+/// The handle's `password_min_length`: the fewest characters (not bytes) a new password may have
+/// (default 8). Every call that hashes or stores a new password already enforces it; this lets a
+/// front end (the control panel) say so before the user submits. On success `*min_length` is
+/// written.
+///
+/// # Safety
+/// `handle` is a live handle; `min_length` valid for a write.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_password_min_length(
+    handle: *const vmailsql,
+    min_length: *mut u32,
+) -> vmailsql_result {
+    ffi_panic_boundary! {
+        // SAFETY: per this function's contract.
+        unsafe {
+            produce(min_length, "min_length", || {
+                let min = handle_arg(handle)?.config().password_min_length;
+                // The configuration caps it at MAX_PASSWORD_LEN (511).
+                Ok(u32::try_from(min).unwrap_or(u32::MAX))
+            })
+        }
+    }
+}
+
 /// Hashes a password with a named scheme, without a handle: "crypt" ({crypt}$6$, the default
 /// when `scheme` is NULL), "SHA512-CRYPT", "SHA256-CRYPT", "BLF-CRYPT", "ARGON2ID", "YESCRYPT",
 /// "CRYPT_MD5", "MD5" or "PLAINTEXT" (case-insensitive). Returns `VMAILSQL_INVALID_INPUT` for an
-/// unknown scheme or an unusable password. On success `*hash` receives the stored form, to free
-/// with `vmailsql_string_free()`.
+/// unknown scheme or an unusable password, including one shorter than 8 characters (the default
+/// `password_min_length`: without a handle no configuration applies; use
+/// `vmailsql_hash_password()` for a site's own minimum). On success `*hash` receives the stored
+/// form, to free with `vmailsql_string_free()`.
 ///
 /// Threads and fork(): needs no handle; safe anywhere.
 ///
@@ -55,7 +82,7 @@ pub unsafe extern "C" fn vmailsql_password_hash(
             produce(hash, "hash", || {
                 let (scheme, password) = (opt_str_arg(scheme, "scheme")?, str_arg(password, "password")?);
                 let scheme = scheme.map_or(Ok(Scheme::default()), Scheme::parse)?;
-                owned_string(password::hash(scheme, password)?)
+                owned_string(password::hash_new(scheme, password, DEFAULT_PASSWORD_MIN_LENGTH)?)
             })
         }
     }
@@ -66,6 +93,9 @@ pub unsafe extern "C" fn vmailsql_password_hash(
 /// `VMAILSQL_AUTH_FAILED` when it does not, including for an empty, unknown or malformed stored
 /// value. The comparison is constant-time. `stored` must be UTF-8; `password` is taken as
 /// bytes (legacy sites may hold hashes of Latin-1 passwords).
+///
+/// A `{DIGEST-MD5}` value hashes the login name too: it gives `VMAILSQL_INVALID_INPUT` here
+/// (not a wrong password); check it with `vmailsql_password_verify_user()`.
 ///
 /// # Safety
 /// `stored` and `password` are NUL-terminated strings.
@@ -78,11 +108,46 @@ pub unsafe extern "C" fn vmailsql_password_verify(
         // SAFETY: per this function's contract.
         let (stored, password) =
             unsafe { (str_arg(stored, "stored")?, bytes_arg(password, "password")?) };
-        if password::verify_bytes(stored, password) {
-            Ok(())
-        } else {
-            Err(Failure::new(vmailsql_result::VMAILSQL_AUTH_FAILED, "password does not match"))
+        if password::identify(stored).is_some_and(|s| s.needs_user) {
+            return Err(Failure::new(
+                vmailsql_result::VMAILSQL_INVALID_INPUT,
+                "a DIGEST-MD5 hash includes the login name: use vmailsql_password_verify_user()",
+            ));
         }
+        matched(password::verify_bytes(stored, password))
+    }
+}
+
+/// As `vmailsql_password_verify()`, knowing the login: `user` is the name `{DIGEST-MD5}` hashed
+/// (`doveadm pw -s DIGEST-MD5 -u USER`, `name@realm`); every other scheme ignores it. The
+/// library's own login calls pass the popbox's `local_part@domain` as stored.
+///
+/// # Safety
+/// `stored`, `user` and `password` are NUL-terminated strings.
+#[no_mangle]
+pub unsafe extern "C" fn vmailsql_password_verify_user(
+    stored: *const c_char,
+    user: *const c_char,
+    password: *const c_char,
+) -> vmailsql_result {
+    ffi_panic_boundary! {
+        // SAFETY: per this function's contract.
+        let (stored, user, password) = unsafe {
+            (str_arg(stored, "stored")?, str_arg(user, "user")?, bytes_arg(password, "password")?)
+        };
+        matched(password::verify_bytes_user(stored, user, password))
+    }
+}
+
+/// The answer of the verify calls: a mismatch is `VMAILSQL_AUTH_FAILED`.
+fn matched(ok: bool) -> Result<(), Failure> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::new(
+            vmailsql_result::VMAILSQL_AUTH_FAILED,
+            "password does not match",
+        ))
     }
 }
 

@@ -1,11 +1,13 @@
-//! Plain digests (`{md5}`, `{sha1}`, `{SHA256}`, ...), salted digests (`{SSHA}` family) and the
-//! old MySQL `PASSWORD()` function (`{mysql}`).
+//! Plain digests (`{md5}`, `{sha1}`, `{SHA256}`, `{PLAIN-MD4}`, ...), salted digests (`{SSHA}`
+//! family), Dovecot's `{DIGEST-MD5}` (an MD5 of user, realm and password) and the old MySQL
+//! `PASSWORD()` function (`{mysql}`).
 //!
 //! Encodings follow Dovecot: a fixed-size digest may be stored in hex (either case) or in standard
 //! padded base64, told apart by length; a salted digest is base64 of digest || salt.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use md4::Md4;
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
@@ -15,6 +17,7 @@ use super::ct_eq;
 /// The digest functions behind the unsalted and salted schemes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Alg {
+    Md4,
     Md5,
     Sha1,
     Sha256,
@@ -25,7 +28,7 @@ impl Alg {
     /// Output size in bytes.
     fn size(self) -> usize {
         match self {
-            Alg::Md5 => 16,
+            Alg::Md4 | Alg::Md5 => 16,
             Alg::Sha1 => 20,
             Alg::Sha256 => 32,
             Alg::Sha512 => 64,
@@ -42,6 +45,7 @@ impl Alg {
             d.finalize().to_vec()
         }
         match self {
+            Alg::Md4 => run::<Md4>(parts),
             Alg::Md5 => run::<Md5>(parts),
             Alg::Sha1 => run::<Sha1>(parts),
             Alg::Sha256 => run::<Sha256>(parts),
@@ -65,6 +69,8 @@ impl Digest {
     pub(super) fn name(&self) -> &'static str {
         match self {
             Digest::Plain { alg, hex, .. } => match (alg, hex) {
+                (Alg::Md4, true) => "MD4 (hex)",
+                (Alg::Md4, false) => "MD4 (base64)",
                 (Alg::Md5, true) => "MD5 (hex)",
                 (Alg::Md5, false) => "MD5 (base64)",
                 (Alg::Sha1, true) => "SHA-1 (hex)",
@@ -75,6 +81,8 @@ impl Digest {
                 (Alg::Sha512, false) => "SHA-512 (base64)",
             },
             Digest::Salted { alg, .. } => match alg {
+                // Dovecot has no salted MD4; nothing parses one.
+                Alg::Md4 => "SMD4",
                 Alg::Md5 => "SMD5",
                 Alg::Sha1 => "SSHA",
                 Alg::Sha256 => "SSHA256",
@@ -124,6 +132,43 @@ pub(super) fn decode_hex(s: &str, out: &mut [u8]) -> bool {
         }
     }
     true
+}
+
+/// Exactly `out.len()` bytes as hex (either case) or as standard padded base64: Dovecot reads
+/// its hex-encoded schemes both ways, told apart by length.
+pub(super) fn decode_hex_or_base64(s: &str, out: &mut [u8]) -> bool {
+    if decode_hex(s, out) {
+        return true;
+    }
+    match STANDARD.decode(s) {
+        Ok(raw) if raw.len() == out.len() => {
+            out.copy_from_slice(&raw);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Dovecot's `{DIGEST-MD5}`: MD5 of `user:realm:password` (RFC 2831's A1 secret), where a login
+/// `name@realm` gives user `name` and realm `realm`, and one without `@` an empty realm, as
+/// `doveadm pw -s DIGEST-MD5 -u LOGIN` computes it. It cannot be checked without the login.
+pub(super) struct DigestMd5 {
+    raw: [u8; 16],
+}
+
+/// 32 hex digits or the base64 of 16 bytes.
+pub(super) fn parse_digest_md5(s: &str) -> Option<DigestMd5> {
+    let mut raw = [0u8; 16];
+    decode_hex_or_base64(s, &mut raw).then_some(DigestMd5 { raw })
+}
+
+impl DigestMd5 {
+    /// Recomputes the digest for `user` (split at its first `@`) and compares in constant time.
+    pub(super) fn verify(&self, user: &str, password: &[u8]) -> bool {
+        let (name, realm) = user.split_once('@').unwrap_or((user, ""));
+        let computed = md5(&[name.as_bytes(), b":", realm.as_bytes(), b":", password]);
+        ct_eq(&computed, &self.raw)
+    }
 }
 
 /// A digest stored as hex (either case): what tpop3d accepts without a prefix.

@@ -9,6 +9,12 @@
 //! strings. Prefixes are matched case-insensitively, so every value either daemon accepted still
 //! verifies. Anything unknown, empty or malformed never verifies.
 //!
+//! Dovecot 2.3's challenge-response and one-time schemes (`{CRAM-MD5}`, `{DIGEST-MD5}`,
+//! `{SCRAM-SHA-1}`, `{SCRAM-SHA-256}`, `{OTP}`) and its `{PLAIN-MD4}` and `{PLAIN-TRUNC}` verify
+//! a plaintext password the way Dovecot's own plaintext logins check them. `{DIGEST-MD5}` hashes
+//! the login name too, so it verifies only through [`verify_user`] (the login paths pass the
+//! popbox's own `local_part@domain`).
+//!
 //! Writing always stores the `{prefix}`, so a site can later change its policy and tell old
 //! hashes from new ones ([`identify`]).
 //!
@@ -22,12 +28,15 @@ use subtle::ConstantTimeEq;
 
 use crate::error::{Error, ErrorKind, Result};
 
+mod cram;
 mod crypt;
 mod digest;
 mod kdf;
 pub mod limits;
+mod otp;
 mod pbkdf;
-pub(crate) mod policy;
+mod policy;
+mod scram;
 #[cfg(test)]
 mod tests;
 
@@ -72,6 +81,9 @@ pub struct StoredScheme {
     /// True when its cost parameters exceed [`limits`]: it is never computed, a login with it
     /// fails as unsafe stored data, and the library refuses to store it.
     pub too_costly: bool,
+    /// True for `{DIGEST-MD5}`, which hashes the login name with the password: only
+    /// [`verify_user`] can check it ([`verify`] never matches it).
+    pub needs_user: bool,
 }
 
 /// Longest password [`hash`] accepts and the crypt(3) family verifies, in bytes.
@@ -164,23 +176,42 @@ enum Stored<'a> {
     Digest(Digest),
     Crypt(CryptHash<'a>),
     Pbkdf2(pbkdf::Pbkdf2Hash<'a>),
+    Scram(scram::ScramHash),
+    CramMd5(cram::CramMd5),
+    DigestMd5(digest::DigestMd5),
+    Otp(otp::OtpState<'a>),
     Plain(&'a str),
+    /// `{PLAIN-TRUNC}N-cleartext`: a cleartext cut to N bytes by a system that stored no more.
+    PlainTrunc {
+        len: usize,
+        clear: &'a str,
+    },
 }
 
 impl Stored<'_> {
     fn scheme(&self) -> StoredScheme {
+        // All of Dovecot's challenge-response and one-time schemes are weak: one MD5 (CRAM-MD5,
+        // DIGEST-MD5: password equivalents), a 64-bit OTP chain, or SCRAM's fixed 4096 rounds of
+        // a fast hash, the same class as PBKDF2's 5000.
         let (name, weak) = match self {
             Stored::Digest(d) => (d.name(), true),
             Stored::Crypt(c) => (c.name(), c.weak()),
             // Dovecot's 5000 rounds of HMAC-SHA1 are far below today's advice.
             Stored::Pbkdf2(_) => ("PBKDF2-SHA1", true),
+            Stored::Scram(s) => (s.name(), true),
+            Stored::CramMd5(_) => ("CRAM-MD5 (HMAC-MD5 context)", true),
+            Stored::DigestMd5(_) => ("DIGEST-MD5", true),
+            Stored::Otp(_) => ("OTP (RFC 2289)", true),
             Stored::Plain(_) => ("plaintext", true),
+            Stored::PlainTrunc { .. } => ("truncated plaintext", true),
         };
         StoredScheme {
             name,
             weak,
+            // Only a whole cleartext serves APOP; a truncated one cannot.
             plaintext: matches!(self, Stored::Plain(_)),
             too_costly: self.too_costly(),
+            needs_user: matches!(self, Stored::DigestMd5(_)),
         }
     }
 
@@ -188,7 +219,13 @@ impl Stored<'_> {
         match self {
             Stored::Crypt(c) => c.too_costly(),
             Stored::Pbkdf2(p) => p.too_costly(),
-            Stored::Digest(_) | Stored::Plain(_) => false,
+            Stored::Scram(s) => s.too_costly(),
+            Stored::Otp(o) => o.too_costly(),
+            Stored::Digest(_)
+            | Stored::CramMd5(_)
+            | Stored::DigestMd5(_)
+            | Stored::Plain(_)
+            | Stored::PlainTrunc { .. } => false,
         }
     }
 }
@@ -231,6 +268,7 @@ fn parse(stored: &str) -> Option<Stored<'_>> {
             as_digest(digest::parse_unsalted(Alg::Md5, body)).or_else(|| as_crypt(&[Kind::Md5]))
         }
         "PLAIN-MD5" | "LDAP-MD5" => as_digest(digest::parse_unsalted(Alg::Md5, body)),
+        "PLAIN-MD4" => as_digest(digest::parse_unsalted(Alg::Md4, body)),
         "SHA1" | "SHA" => as_digest(digest::parse_unsalted(Alg::Sha1, body)),
         "SHA256" => as_digest(digest::parse_unsalted(Alg::Sha256, body)),
         "SHA512" => as_digest(digest::parse_unsalted(Alg::Sha512, body)),
@@ -240,6 +278,12 @@ fn parse(stored: &str) -> Option<Stored<'_>> {
         "SSHA512" => as_digest(digest::parse_salted(Alg::Sha512, body)),
         "MYSQL" => as_digest(digest::parse_mysql(body)),
         "PLAINTEXT" | "PLAIN" | "CLEAR" | "CLEARTEXT" => Some(Stored::Plain(body)),
+        "PLAIN-TRUNC" => parse_plain_trunc(body),
+        "CRAM-MD5" | "HMAC-MD5" => cram::parse(body).map(Stored::CramMd5),
+        "DIGEST-MD5" => digest::parse_digest_md5(body).map(Stored::DigestMd5),
+        "SCRAM-SHA-1" => scram::parse(scram::Alg::Sha1, body).map(Stored::Scram),
+        "SCRAM-SHA-256" => scram::parse(scram::Alg::Sha256, body).map(Stored::Scram),
+        "OTP" => otp::parse(body).map(Stored::Otp),
         "CRYPT" => as_crypt(&Kind::SYSTEM),
         "DES-CRYPT" => as_crypt(&[Kind::Des]),
         "PBKDF2" => pbkdf::parse(body).map(Stored::Pbkdf2),
@@ -254,6 +298,32 @@ fn parse(stored: &str) -> Option<Stored<'_>> {
     }
 }
 
+/// `N-cleartext`, Dovecot's `{PLAIN-TRUNC}`: N digits (none means 0), a dash, the cleartext.
+///
+/// Dovecot 2.3's `doveadm pw -s PLAIN-TRUNC` writes the cleartext without the `N-` and then
+/// refuses its own output ("missing length: prefix"); such a value never verified there and does
+/// not here. An empty cleartext (`0-`, which Dovecot would match with any password) never does.
+fn parse_plain_trunc(body: &str) -> Option<Stored<'_>> {
+    let digits = body.bytes().take_while(u8::is_ascii_digit).count();
+    let clear = body[digits..].strip_prefix('-')?;
+    let len = body[..digits].bytes().fold(0usize, |n, d| {
+        n.saturating_mul(10).saturating_add(usize::from(d - b'0'))
+    });
+    (!clear.is_empty()).then_some(Stored::PlainTrunc { len, clear })
+}
+
+/// Dovecot's `{PLAIN-TRUNC}` check: when the stored cleartext has exactly the stated length, a
+/// longer password matches by its first `len` bytes (the rest was cut off when it was stored);
+/// otherwise the whole password must match.
+fn plain_trunc_eq(len: usize, clear: &str, password: &[u8]) -> bool {
+    let compared = if clear.len() == len && password.len() >= len {
+        &password[..len]
+    } else {
+        password
+    };
+    digest::plain_eq(clear, compared)
+}
+
 /// Constant-time equality of two byte strings of (normally) equal length.
 ///
 /// Lengths are public in every caller (fixed by the scheme), so an early length check leaks
@@ -264,6 +334,8 @@ fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Verifies `password` against a stored value. False for a wrong password, and also for an empty,
 /// unknown-prefix or malformed stored value (never panics, never accepts). Constant-time compare.
+///
+/// A `{DIGEST-MD5}` value never matches here: it needs the login name ([`verify_user`]).
 pub fn verify(stored: &str, password: &str) -> bool {
     verify_bytes(stored, password.as_bytes())
 }
@@ -271,11 +343,33 @@ pub fn verify(stored: &str, password: &str) -> bool {
 /// As [`verify`], for a password that may not be UTF-8: tpop3d compared bytes, so a legacy site
 /// may hold hashes of Latin-1 passwords, and POP3 clients send them as they are.
 pub fn verify_bytes(stored: &str, password: &[u8]) -> bool {
-    match parse(stored) {
+    verify_parsed(parse(stored), None, password)
+}
+
+/// As [`verify`], knowing who logs in: `user` is what `{DIGEST-MD5}` hashed (`doveadm pw -s
+/// DIGEST-MD5 -u USER`), `name@realm`. Every other scheme ignores it. The library's login paths
+/// pass the popbox's own `local_part@domain` as stored, whatever separator, alias or case the
+/// client typed, and a domain administrator's sign-in passes the domain name.
+pub fn verify_user(stored: &str, user: &str, password: &str) -> bool {
+    verify_bytes_user(stored, user, password.as_bytes())
+}
+
+/// As [`verify_user`], for a password that may not be UTF-8.
+pub fn verify_bytes_user(stored: &str, user: &str, password: &[u8]) -> bool {
+    verify_parsed(parse(stored), Some(user), password)
+}
+
+fn verify_parsed(stored: Option<Stored<'_>>, user: Option<&str>, password: &[u8]) -> bool {
+    match stored {
         Some(Stored::Digest(d)) => d.verify(password),
         Some(Stored::Crypt(c)) => c.verify(password),
         Some(Stored::Pbkdf2(p)) => p.verify(password),
+        Some(Stored::Scram(s)) => s.verify(password),
+        Some(Stored::CramMd5(c)) => c.verify(password),
+        Some(Stored::DigestMd5(d)) => user.is_some_and(|u| d.verify(u, password)),
+        Some(Stored::Otp(o)) => o.verify(password),
         Some(Stored::Plain(clear)) => digest::plain_eq(clear, password),
+        Some(Stored::PlainTrunc { len, clear }) => plain_trunc_eq(len, clear, password),
         None => false,
     }
 }
@@ -321,6 +415,21 @@ pub fn hash(scheme: Scheme, password: &str) -> Result<String> {
     Ok(stored)
 }
 
+/// As [`hash`], for a new password: first refuses one shorter than `min_length` characters
+/// (`password_min_length`; [`crate::config::DEFAULT_PASSWORD_MIN_LENGTH`] where no
+/// configuration applies). Every entry point that stores or prints a new password's hash comes
+/// through here; stored hashes are never judged by the length.
+///
+/// # Errors
+/// As [`hash`], and [`ErrorKind::InvalidInput`] saying how long the password must be.
+pub fn hash_new(scheme: Scheme, password: &str, min_length: usize) -> Result<String> {
+    if password.contains('\0') {
+        return Err(Error::invalid("password contains a NUL byte"));
+    }
+    policy::check_length(password, min_length)?;
+    hash(scheme, password)
+}
+
 /// Identifies a stored value (None when unrecognised/malformed).
 pub fn identify(stored: &str) -> Option<StoredScheme> {
     parse(stored).map(|s| s.scheme())
@@ -335,7 +444,13 @@ pub fn cost_class(stored: &str) -> Option<String> {
     Some(match &parsed {
         Stored::Crypt(c) => format!("{name} {}", c.cost_params()),
         Stored::Pbkdf2(p) => format!("{name} {}", p.rounds),
-        Stored::Digest(_) | Stored::Plain(_) => name.to_string(),
+        Stored::Scram(s) => format!("{name} {}", s.rounds),
+        Stored::Otp(o) => format!("{name} {} {}", o.alg_name(), o.sequence),
+        Stored::Digest(_)
+        | Stored::CramMd5(_)
+        | Stored::DigestMd5(_)
+        | Stored::Plain(_)
+        | Stored::PlainTrunc { .. } => name.to_string(),
     })
 }
 

@@ -680,3 +680,217 @@ fn over_cost_hashes_are_never_computed() {
         assert!(!identify(fine).unwrap().too_costly, "{fine}");
     }
 }
+
+/// The vectors of `tests/data/dovecot-2.3-doveadm-pw.txt`: `(command, password, user, stored)`.
+fn doveadm_vectors() -> Vec<(
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+)> {
+    include_str!("../../tests/data/dovecot-2.3-doveadm-pw.txt")
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|line| {
+            let (command, stored) = line.split_once('\t').expect("command TAB output");
+            let password = command
+                .split_once(" -p '")
+                .and_then(|(_, p)| p.strip_suffix('\''))
+                .expect("-p 'PASSWORD' ends the command");
+            let user = command
+                .split_once(" -u ")
+                .and_then(|(_, rest)| rest.split(' ').next());
+            (command, password, user, stored)
+        })
+        .collect()
+}
+
+/// Passwords that must not match `right` in any scheme, PLAIN-TRUNC's prefix rule included.
+fn wrong_for_vector(right: &str) -> Vec<String> {
+    let mut first_flipped: Vec<char> = right.chars().collect();
+    first_flipped[0] = if first_flipped[0].is_uppercase() {
+        first_flipped[0].to_lowercase().next().unwrap()
+    } else {
+        first_flipped[0].to_uppercase().next().unwrap()
+    };
+    vec![
+        "wrong-password".to_string(),
+        first_flipped.into_iter().collect(),
+        right.chars().take(2).collect(),
+    ]
+}
+
+/// Dovecot 2.3's challenge-response, one-time and odd plaintext schemes, as `doveadm pw` wrote
+/// them: each verifies its password (DIGEST-MD5 with its user), refuses wrong ones, and the
+/// length-less PLAIN-TRUNC that doveadm writes (and Dovecot refuses) never verifies.
+#[test]
+fn dovecot_doveadm_pw_vectors() {
+    let vectors = doveadm_vectors();
+    assert!(vectors.len() >= 30, "{} vectors", vectors.len());
+    for (command, pw, user, stored) in vectors {
+        if command.starts_with("doveadm pw -s PLAIN-TRUNC ") {
+            assert!(!verify(stored, pw), "{command}: Dovecot refuses {stored}");
+            assert!(identify(stored).is_none(), "{command}: {stored}");
+            continue;
+        }
+        let id = identify(stored).unwrap_or_else(|| panic!("{command}: {stored} unidentified"));
+        assert!(
+            id.weak && !id.plaintext && !id.too_costly,
+            "{command}: {id:?}"
+        );
+        let login = user.unwrap_or("someone@example.org");
+        assert!(verify_user(stored, login, pw), "{command}: {stored}");
+        for wrong in wrong_for_vector(pw) {
+            assert!(!verify_user(stored, login, &wrong), "{command}: {wrong:?}");
+        }
+        match user {
+            Some(user) => {
+                assert!(id.needs_user && id.name == "DIGEST-MD5", "{command}");
+                assert!(!verify(stored, pw), "{command}: no user, no match");
+                for other in ["mallory@example.org", "alice", "alice@example.com", ""] {
+                    assert!(!verify_user(stored, other, pw), "{command}: as {other}");
+                }
+                // The user and realm are compared as given: Dovecot hashed them that way.
+                let flipped: String = user.chars().map(|c| c.to_ascii_uppercase()).collect();
+                assert!(!verify_user(stored, &flipped, pw), "{command}: {flipped}");
+            }
+            None => {
+                assert!(!id.needs_user, "{command}");
+                assert!(verify(stored, pw), "{command}: {stored}");
+            }
+        }
+    }
+}
+
+/// Names, weakness, encodings (Dovecot reads its hex schemes as base64 too, and prefixes in any
+/// case) and cost classes of the new schemes.
+#[test]
+fn dovecot_challenge_schemes_identify_and_encode() {
+    let named = [
+        ("{SCRAM-SHA-1}4096,YfA1sDgAX9rhxB4OfLRA3g==,HKVM+K+rnPFD1U3s1wUOZmML3aY=,PugjxtLScHMiDJS7TWXb39shh8s=", "SCRAM-SHA-1", "SCRAM-SHA-1 4096"),
+        ("{SCRAM-SHA-256}4096,mNBpcQNQtrf0/YoXV6GeWQ==,/m+3vDrF56xl1bUjAW0OYyyL01pHWxQZbrH20UWMC/o=,X+GtNnUbuBTXE8HPsr426bca+44YgZqra5JZv5iyVzg=", "SCRAM-SHA-256", "SCRAM-SHA-256 4096"),
+        ("{CRAM-MD5}cd3ba7deaad6e5ca23448ba42e379747a9e0f7f1fbc00c8a81bbaac395731b56", "CRAM-MD5 (HMAC-MD5 context)", "CRAM-MD5 (HMAC-MD5 context)"),
+        ("{OTP}sha1 1024 1ca7824842e04589 8b20adafa054dd45", "OTP (RFC 2289)", "OTP (RFC 2289) sha1 1024"),
+        ("{PLAIN-MD4}67d3dafef63ff00603aeef3769cfbf0d", "MD4 (hex)", "MD4 (hex)"),
+        ("{PLAIN-TRUNC}6-secret", "truncated plaintext", "truncated plaintext"),
+    ];
+    for (stored, name, class) in named {
+        let id = identify(stored).unwrap();
+        assert_eq!(
+            (id.name, id.weak, id.plaintext),
+            (name, true, false),
+            "{stored}"
+        );
+        assert_eq!(cost_class(stored).as_deref(), Some(class), "{stored}");
+        assert!(verify(stored, SECRET), "{stored}");
+        assert_eq!(plaintext(stored), None, "{stored}: not usable for APOP");
+    }
+    // Verified with `doveadm pw -t`: base64 forms, upper-case hex, any case of the prefix.
+    for stored in [
+        "{CRAM-MD5}zTun3qrW5cojRIukLjeXR6ng9/H7wAyKgbuqw5VzG1Y=",
+        "{hmac-md5}CD3BA7DEAAD6E5CA23448BA42E379747A9E0F7F1FBC00C8A81BBAAC395731B56",
+        "{PLAIN-MD4}Z9Pa/vY/8AYDru83ac+/DQ==",
+        "{plain-md4}67D3DAFEF63FF00603AEEF3769CFBF0D",
+        "{scram-sha-1}4096,YfA1sDgAX9rhxB4OfLRA3g==,HKVM+K+rnPFD1U3s1wUOZmML3aY=,PugjxtLScHMiDJS7TWXb39shh8s=",
+        "{OTP}sha1 1024 1CA7824842E04589 8B20ADAFA054DD45",
+    ] {
+        check(stored, SECRET);
+    }
+    assert!(verify_user(
+        "{DIGEST-MD5}VD4a7F02FPAxQWUtatpRsg==",
+        "alice@example.org",
+        SECRET
+    ));
+    assert_eq!(
+        identify("{PLAIN-MD4}Z9Pa/vY/8AYDru83ac+/DQ==")
+            .unwrap()
+            .name,
+        "MD4 (base64)"
+    );
+}
+
+/// Values Dovecot refuses as invalid entries (or that never matched there) are malformed here.
+#[test]
+fn dovecot_challenge_schemes_malformed() {
+    for bad in [
+        // SCRAM: too few iterations for RFC 5802 (Dovecot refuses below 4096), odd numbers,
+        // wrong field counts, key sizes or base64.
+        "{SCRAM-SHA-1}4095,YfA1sDgAX9rhxB4OfLRA3g==,HKVM+K+rnPFD1U3s1wUOZmML3aY=,PugjxtLScHMiDJS7TWXb39shh8s=",
+        "{SCRAM-SHA-1}04096,YfA1sDgAX9rhxB4OfLRA3g==,HKVM+K+rnPFD1U3s1wUOZmML3aY=,PugjxtLScHMiDJS7TWXb39shh8s=",
+        "{SCRAM-SHA-1}4096,YfA1sDgAX9rhxB4OfLRA3g==,HKVM+K+rnPFD1U3s1wUOZmML3aY=",
+        "{SCRAM-SHA-1}4096,YfA1sDgAX9rhxB4OfLRA3g==,HKVM+K+rnPFD1U3s1wUOZmML3aY=,PugjxtLScHMiDJS7TWXb39shh8s=,",
+        "{SCRAM-SHA-256}4096,YfA1sDgAX9rhxB4OfLRA3g==,HKVM+K+rnPFD1U3s1wUOZmML3aY=,PugjxtLScHMiDJS7TWXb39shh8s=",
+        "{SCRAM-SHA-1}4096,,HKVM+K+rnPFD1U3s1wUOZmML3aY=,PugjxtLScHMiDJS7TWXb39shh8s=",
+        "{SCRAM-SHA-1}4096,YfA1sDgAX9rhxB4OfLRA3g==,HKVM+K+rnPFD1U3s1wUOZmML3aY=,AAAAjxtLScHMiDJS7TWXb39shh8s=",
+        // CRAM-MD5 and DIGEST-MD5 of the wrong length.
+        "{CRAM-MD5}cd3ba7deaad6e5ca23448ba42e379747a9e0f7f1fbc00c8a81bbaac395731b5",
+        "{CRAM-MD5}5ebe2294ecd0e0f08eab7690d2a6ee69",
+        "{DIGEST-MD5}543e1aec5d3614f03141652d6ada51b",
+        // OTP: an algorithm Dovecot does not know (or spells otherwise), a sign, leading
+        // zeros, tabs, a seed too long or not alphanumeric, a short hash, trailing text.
+        "{OTP}sha256 1024 1ca7824842e04589 8b20adafa054dd45",
+        "{OTP}SHA1 1024 1ca7824842e04589 8b20adafa054dd45",
+        "{OTP}sha1 -1 1ca7824842e04589 8b20adafa054dd45",
+        "{OTP}sha1 01024 1ca7824842e04589 8b20adafa054dd45",
+        "{OTP}sha1\t1024 1ca7824842e04589 8b20adafa054dd45",
+        "{OTP}sha1 1024 1ca7824842e045891 8b20adafa054dd45",
+        "{OTP}sha1 1024 1ca78248-2e04589 8b20adafa054dd45",
+        "{OTP}sha1 1024 1ca7824842e04589 8b20adafa054dd4",
+        "{OTP}sha1 1024 1ca7824842e04589 8b20adafa054dd45 x",
+        // PLAIN-TRUNC without a dash, or with nothing left to compare (`0-` would match any
+        // password in Dovecot).
+        "{PLAIN-TRUNC}6secret",
+        "{PLAIN-TRUNC}0-",
+        "{PLAIN-TRUNC}-",
+    ] {
+        assert!(identify(bad).is_none(), "{bad}");
+        assert!(!verify_user(bad, "alice@example.org", SECRET), "{bad}");
+    }
+}
+
+/// SCRAM iterations and OTP sequences beyond the limits are recognised, flagged and never
+/// computed; at the limit they still are.
+#[test]
+fn over_cost_challenge_schemes_are_never_computed() {
+    let scram = |rounds: u32| {
+        format!("{{SCRAM-SHA-256}}{rounds},mNBpcQNQtrf0/YoXV6GeWQ==,/m+3vDrF56xl1bUjAW0OYyyL01pHWxQZbrH20UWMC/o=,X+GtNnUbuBTXE8HPsr426bca+44YgZqra5JZv5iyVzg=")
+    };
+    let otp = |seq: u32| format!("{{OTP}}sha1 {seq} 1ca7824842e04589 8b20adafa054dd45");
+    for costly in [
+        scram(limits::MAX_SCRAM_ROUNDS + 1),
+        scram(u32::MAX),
+        otp(limits::MAX_OTP_SEQUENCE + 1),
+        otp(u32::MAX),
+    ] {
+        let id = identify(&costly).unwrap();
+        assert!(id.too_costly, "{costly}");
+        assert!(!verify(&costly, SECRET), "{costly}");
+        assert!(limits::refuse_over_cost(&costly).is_err(), "{costly}");
+    }
+    for fine in [
+        scram(limits::MAX_SCRAM_ROUNDS),
+        otp(limits::MAX_OTP_SEQUENCE),
+    ] {
+        assert!(!identify(&fine).unwrap().too_costly, "{fine}");
+    }
+    // At the limit it is computed (another sequence than the one it was made with: no match).
+    assert!(!verify(&otp(limits::MAX_OTP_SEQUENCE), SECRET));
+}
+
+/// `hash_new` applies the length policy (counted in characters) before hashing.
+#[test]
+fn hash_new_applies_the_minimum_length() {
+    let short = hash_new(Scheme::Md5, "seven77", 8).unwrap_err();
+    assert_eq!(short.kind(), ErrorKind::InvalidInput);
+    assert!(
+        short.to_string().contains("at least 8 characters"),
+        "{short}"
+    );
+    // Eight characters, ten bytes.
+    assert!(verify(
+        &hash_new(Scheme::Md5, "pässwörd", 8).unwrap(),
+        "pässwörd"
+    ));
+    assert!(hash_new(Scheme::Md5, "pässwörd", 9).is_err());
+    assert!(hash_new(Scheme::Md5, "a\0bcdefghi", 8).is_err());
+}

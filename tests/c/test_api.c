@@ -808,17 +808,20 @@ static void test_password_functions(void) {
         }
         vmailsql_string_free(hash);
     }
-    CHECK_CODE(vmailsql_password_hash(NULL, "secret", &hash), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_password_hash(NULL, "secret-pw", &hash), VMAILSQL_OK);
     CHECK(strncmp(hash, "{crypt}$6$", 10) == 0);
     vmailsql_string_free(hash);
     hash = (char *)SENTINEL;
-    CHECK_CODE(vmailsql_password_hash("rot13", "secret", &hash), VMAILSQL_INVALID_INPUT);
+    CHECK_CODE(vmailsql_password_hash("rot13", "secret-pw", &hash), VMAILSQL_INVALID_INPUT);
     CHECK(strstr(vmailsql_last_error(), "rot13") != NULL);
     CHECK_CODE(vmailsql_password_hash(NULL, "", &hash), VMAILSQL_INVALID_INPUT);
-    CHECK_CODE(vmailsql_password_hash("\xff", "secret", &hash), VMAILSQL_INVALID_INPUT);
+    /* Without a handle, the default password_min_length: 8 characters. */
+    CHECK_CODE(vmailsql_password_hash("MD5", "seven-c", &hash), VMAILSQL_INVALID_INPUT);
+    CHECK(strstr(vmailsql_last_error(), "at least 8 characters") != NULL);
+    CHECK_CODE(vmailsql_password_hash("\xff", "secret-pw", &hash), VMAILSQL_INVALID_INPUT);
     CHECK_CODE(vmailsql_password_hash(NULL, "\xff", &hash), VMAILSQL_INVALID_INPUT);
     CHECK_CODE(vmailsql_password_hash(NULL, NULL, &hash), VMAILSQL_NULL_ARGUMENT);
-    CHECK_CODE(vmailsql_password_hash(NULL, "secret", NULL), VMAILSQL_NULL_ARGUMENT);
+    CHECK_CODE(vmailsql_password_hash(NULL, "secret-pw", NULL), VMAILSQL_NULL_ARGUMENT);
     CHECK(hash == SENTINEL);
 
     for (i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
@@ -831,6 +834,29 @@ static void test_password_functions(void) {
     CHECK_CODE(vmailsql_password_verify("{plaintext}secret", NULL), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_password_verify("{plaintext}\xff", "\xff"), VMAILSQL_INVALID_INPUT);
     CHECK_CODE(vmailsql_password_verify("{plaintext}secret", "\xff"), VMAILSQL_AUTH_FAILED);
+
+    /* DIGEST-MD5 hashes the login too (doveadm pw -s DIGEST-MD5 -u alice@example.org -p secret):
+       without one it is a clear error, not a wrong password. */
+    CHECK_CODE(vmailsql_password_verify("{DIGEST-MD5}543e1aec5d3614f03141652d6ada51b2", "secret"),
+               VMAILSQL_INVALID_INPUT);
+    CHECK(strstr(vmailsql_last_error(), "vmailsql_password_verify_user") != NULL);
+    CHECK_CODE(vmailsql_password_verify_user("{DIGEST-MD5}543e1aec5d3614f03141652d6ada51b2",
+                                             "alice@example.org", "secret"),
+               VMAILSQL_OK);
+    CHECK_CODE(vmailsql_password_verify_user("{DIGEST-MD5}543e1aec5d3614f03141652d6ada51b2",
+                                             "bob@example.org", "secret"),
+               VMAILSQL_AUTH_FAILED);
+    CHECK_CODE(vmailsql_password_verify_user("{DIGEST-MD5}543e1aec5d3614f03141652d6ada51b2",
+                                             "alice@example.org", "secreT"),
+               VMAILSQL_AUTH_FAILED);
+    /* Other schemes ignore the user (doveadm pw -s SCRAM-SHA-1 -p secret). */
+    CHECK_CODE(vmailsql_password_verify_user(
+                   "{SCRAM-SHA-1}4096,YfA1sDgAX9rhxB4OfLRA3g==,HKVM+K+rnPFD1U3s1wUOZmML3aY=,"
+                   "PugjxtLScHMiDJS7TWXb39shh8s=",
+                   "anyone", "secret"),
+               VMAILSQL_OK);
+    CHECK_CODE(vmailsql_password_verify_user("{plaintext}secret", NULL, "secret"),
+               VMAILSQL_NULL_ARGUMENT);
 
     CHECK_CODE(vmailsql_password_verify_apop("{plaintext}tanstaaf", APOP_TS, APOP_DIGEST),
                VMAILSQL_OK);
@@ -853,7 +879,7 @@ static void test_password_functions(void) {
     CHECK_CODE(vmailsql_password_identify(vectors[4], &name, &weak, &plain), VMAILSQL_OK);
     CHECK(weak && !plain);
     hash = NULL;
-    CHECK_CODE(vmailsql_password_hash("SHA512-CRYPT", "secret", &hash), VMAILSQL_OK);
+    CHECK_CODE(vmailsql_password_hash("SHA512-CRYPT", "secret-pw", &hash), VMAILSQL_OK);
     CHECK_CODE(vmailsql_password_identify(hash, &name, &weak, &plain), VMAILSQL_OK);
     CHECK(!weak && !plain);
     CHECK(strstr(name, "512") != NULL);
@@ -875,6 +901,13 @@ static void test_password_functions(void) {
     CHECK_CODE(vmailsql_hash_password(h, "x", NULL), VMAILSQL_NULL_ARGUMENT);
     CHECK_CODE(vmailsql_hash_password(h, "\xff", &hash), VMAILSQL_INVALID_INPUT);
     CHECK(hash == SENTINEL);
+    {
+        uint32_t min_length = 0;
+        CHECK_CODE(vmailsql_password_min_length(h, &min_length), VMAILSQL_OK);
+        CHECK(min_length == 8); /* the default password_min_length */
+        CHECK_CODE(vmailsql_password_min_length(h, NULL), VMAILSQL_NULL_ARGUMENT);
+        CHECK_CODE(vmailsql_password_min_length(NULL, &min_length), VMAILSQL_NULL_ARGUMENT);
+    }
     CHECK_CODE(vmailsql_hash_password(h, "secret-pw", &hash), VMAILSQL_OK);
     CHECK(strncmp(hash, "{crypt}$6$", 10) == 0);
     CHECK_CODE(vmailsql_password_verify(hash, "secret-pw"), VMAILSQL_OK);

@@ -818,6 +818,23 @@ def test_missing_configuration_and_database_outage_are_shown(env, tmp_path):
     assert answer.status == 503 and "temporarily unavailable" in answer.body
 
 
+def test_the_minimum_password_length_is_the_librarys(env, tmp_path):
+    """The pages ask the library for password_min_length: its hint and its check follow the
+    configuration (no database needed: the check comes before any query)."""
+    conf = tmp_path / "strict.conf"
+    conf.write_text(f"database = sqlite://{tmp_path}/none/vmail.db\npassword_min_length = 12\n")
+    form = run_cgi("passwd_popbox", conf)
+    assert form.status == 200
+    assert "At least 12 characters." in form.body
+    cookie = form.header("Set-Cookie").split(";")[0]
+    token = re.search(r'name="form_token" value="([0-9a-f]+)"', form.body).group(1)
+    answer = run_cgi("passwd_popbox", conf, "POST", cookie=cookie,
+                     fields={"form_token": token, "address": "a@example.org", "current": "old-pw-123",
+                             "password": "eleven-char", "password2": "eleven-char"})
+    assert answer.status == 400
+    assert "The new password must have at least 12 characters." in answer.body
+
+
 def test_no_password_in_urls_or_logs(env):
     """Runs last: everything the server and the scripts logged during this module."""
     logs = env.site.logs()

@@ -1,6 +1,7 @@
 //! `vmailctl auth LOGIN` and `vmailctl hash`: passwords, checked and made.
 
 use serde_json::json;
+use vmailsql::config::DEFAULT_PASSWORD_MIN_LENGTH;
 use vmailsql::{password, ErrorKind};
 
 use crate::cli::{AuthArgs, HashArgs};
@@ -48,15 +49,21 @@ pub fn run(ctx: &Context, args: AuthArgs) -> Outcome<Report> {
     }
 }
 
-/// Prints a hash; the scheme is `--scheme`, else the configuration's, else the default. Needs
-/// no database.
+/// Prints a hash; the scheme is `--scheme`, else the configuration's, else the default, and the
+/// password must have the configuration's `password_min_length` (else the default). Needs no
+/// database; with `--scheme` not even a readable configuration (then the default minimum holds).
 pub fn hash(ctx: &Context, args: HashArgs) -> Outcome<Report> {
-    let scheme = match args.scheme {
-        Some(s) => s,
-        None => ctx.load()?.map(|c| c.password_scheme).unwrap_or_default(),
+    let config = match args.scheme {
+        Some(_) => ctx.load().ok().flatten(),
+        None => ctx.load()?,
     };
+    let scheme = args
+        .scheme
+        .or(config.as_ref().map(|c| c.password_scheme))
+        .unwrap_or_default();
+    let min_length = config.map_or(DEFAULT_PASSWORD_MIN_LENGTH, |c| c.password_min_length);
     let pw = secret::read(&args.source, &format!("a new {scheme} hash"), Ask::Twice)?;
-    let hash = password::hash(scheme, &pw)?;
+    let hash = password::hash_new(scheme, &pw, min_length)?;
     let json = json!({ "scheme": scheme.name(), "hash": hash });
     Ok(Report::new(hash, json))
 }
