@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use common::Backend;
 use serde_json::Value;
+use vmailsql::{SchemaKind, Vmail};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vmailctl");
 
@@ -154,18 +155,27 @@ fn the_tool_records_and_reads_the_log(backend: Backend) {
     );
 }
 
-fn log_init_adds_the_table_to_an_existing_site(backend: Backend) {
-    let (url, _dir) = fresh(backend);
-    ok(&url, &["init"], "");
-    let drop = "DROP TABLE audit_log";
+/// A site from before the audit log: its table dropped behind the tool's back.
+fn drop_audit_table(url: &str) {
     if let Some(path) = url.strip_prefix("sqlite://") {
         rusqlite::Connection::open(path)
             .unwrap()
-            .execute_batch(drop)
+            .execute_batch("DROP TABLE audit_log")
             .unwrap();
     } else {
-        common::admin_sql(&format!("DROP TABLE {}.audit_log", common::db_name(&url)));
+        common::admin_sql(&format!("DROP TABLE {}.audit_log", common::db_name(url)));
     }
+    assert!(!has_audit_table(url));
+}
+
+fn has_audit_table(url: &str) -> bool {
+    Vmail::open_url(url).unwrap().audit_table_exists().unwrap()
+}
+
+fn log_init_adds_the_table_to_an_existing_site(backend: Backend) {
+    let (url, _dir) = fresh(backend);
+    ok(&url, &["init"], "");
+    drop_audit_table(&url);
     let (code, _, err) = run(&url, &["log"], "");
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("vmailctl log init"), "{err}");
@@ -197,6 +207,92 @@ fn log_init_adds_the_table_to_an_existing_site(backend: Backend) {
     let all = log_json(&url, &[]);
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["action"], "deleted");
+}
+
+fn add_domain(url: &str, name: &str) {
+    let path = format!("/var/mail/{name}");
+    ok(
+        url,
+        &["domain", "add", name, "--path", &path, "--user", "vmail"],
+        "",
+    );
+}
+
+/// `init`, `init --force` and `migrate` each create the audit table where it is missing, and
+/// the changes after them are recorded (on MySQL: from the legacy schema too, below).
+fn init_force_and_migrate_create_the_audit_table(backend: Backend) {
+    let (url, _dir) = fresh(backend);
+    let init = json(&ok(&url, &["--json", "init"], ""));
+    assert_eq!(init["schema"], "recommended");
+    assert!(has_audit_table(&url));
+
+    drop_audit_table(&url);
+    let force = json(&ok(&url, &["--json", "init", "--force"], ""));
+    assert_eq!(
+        force["created"],
+        serde_json::json!(["audit_log"]),
+        "{force:#}"
+    );
+    add_domain(&url, "example.org");
+    let all = log_json(&url, &[]);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(
+        (&all[0]["object"], &all[0]["name"]),
+        (&"domain".into(), &"example.org".into())
+    );
+    let again = json(&ok(&url, &["--json", "init", "--force"], ""));
+    assert_eq!(again["created"], serde_json::json!([]), "{again:#}");
+
+    drop_audit_table(&url);
+    let dry = ok(&url, &["migrate", "--dry-run"], "");
+    assert!(dry.contains("would create the audit_log table"), "{dry}");
+    assert!(!has_audit_table(&url), "a dry run creates nothing");
+    let migrated = json(&ok(&url, &["--json", "migrate"], ""));
+    assert_eq!(migrated["found"], "recommended");
+    assert_eq!(migrated["audit_table_created"], true, "{migrated:#}");
+    add_domain(&url, "other.example");
+    assert_eq!(log_json(&url, &[]).len(), 1);
+    let twice = json(&ok(&url, &["--json", "migrate"], ""));
+    assert_eq!(twice["audit_table_created"], false, "{twice:#}");
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The legacy MySQL schema gets the table from `init --legacy`, from `init --force` (the schema
+/// staying legacy), and from the migration of a legacy site that predates the audit log.
+#[test]
+fn the_legacy_schema_gets_the_audit_table_too() {
+    let url = common::fresh_mysql_db();
+    ok(&url, &["init", "--legacy"], "");
+    assert!(has_audit_table(&url));
+    let vmail = || Vmail::open_url(&url).unwrap();
+    assert_eq!(vmail().schema_kind().unwrap(), Some(SchemaKind::Legacy));
+
+    drop_audit_table(&url);
+    let force = json(&ok(&url, &["--json", "init", "--force"], ""));
+    assert_eq!(
+        (&force["schema"], &force["created"]),
+        (&"legacy".into(), &serde_json::json!(["audit_log"])),
+        "{force:#}"
+    );
+    assert_eq!(vmail().schema_kind().unwrap(), Some(SchemaKind::Legacy));
+    add_domain(&url, "example.org");
+    assert_eq!(log_json(&url, &[]).len(), 1);
+
+    drop_audit_table(&url);
+    let dry = ok(&url, &["migrate", "--dry-run"], "");
+    assert!(dry.contains("would create the audit_log table"), "{dry}");
+    assert!(!has_audit_table(&url));
+    ok(&url, &["migrate"], "");
+    assert_eq!(
+        vmail().schema_kind().unwrap(),
+        Some(SchemaKind::Recommended)
+    );
+    let all = log_json(&url, &[]);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0]["object"], "migration");
 }
 
 /// The README's `vmailctl log` examples run as shown.
@@ -234,6 +330,7 @@ both_backends!(
     the_readme_examples_run,
     the_tool_records_and_reads_the_log,
     log_init_adds_the_table_to_an_existing_site,
+    init_force_and_migrate_create_the_audit_table,
 );
 
 #[test]

@@ -109,6 +109,14 @@ impl Vmail {
         self.ddl(create_table)
     }
 
+    /// True when the database has the audit table (whatever the handle's `audit` setting).
+    ///
+    /// # Errors
+    /// `Temporary` when the database is unreachable.
+    pub fn audit_table_exists(&self) -> Result<bool> {
+        self.read(store::table_exists)
+    }
+
     /// True when changes through this handle write audit records now.
     ///
     /// # Errors
