@@ -150,7 +150,7 @@ fn the_tool_records_and_reads_the_log(backend: Backend) {
     assert_eq!(imported[0]["action"], "imported");
     let after = imported[0]["after"].as_str().unwrap();
     assert!(
-        after.starts_with("domains=2, aliases=0, popboxes=1, forwarders=0, sha256="),
+        after.starts_with("domains=2, aliases=0, popboxes=1, forwarders=0, blake3="),
         "{after}"
     );
 }
@@ -356,7 +356,7 @@ fn a_migration_is_one_record() {
     assert_eq!(all[1]["object"], "migration");
     let after = all[1]["after"].as_str().unwrap();
     assert!(
-        after.starts_with("domains=1, aliases=0, popboxes=0, forwarders=0, sha256="),
+        after.starts_with("domains=1, aliases=0, popboxes=0, forwarders=0, blake3="),
         "{after}"
     );
 }
