@@ -218,14 +218,11 @@ fn a_record_that_cannot_be_written_fails_the_change(backend: Backend) {
     let v = match backend {
         Backend::Sqlite => {
             // a trigger stands in for a database that refuses the insert
-            let path = fx.url.strip_prefix("sqlite://").unwrap();
-            rusqlite::Connection::open(path)
-                .unwrap()
-                .execute_batch(
-                    "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log \
-                     BEGIN SELECT RAISE(ABORT, 'audit_log is read-only'); END",
-                )
-                .unwrap();
+            raw_sql(
+                &fx,
+                "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log \
+                 BEGIN SELECT RAISE(ABORT, 'audit_log is read-only'); END",
+            );
             fx.reopen(|_| {})
         }
         Backend::Mysql => {
@@ -283,15 +280,7 @@ fn common_drop_audit(fx: &Fixture) {
 
 /// One statement on the audit table, bypassing the library.
 fn raw_sql(fx: &Fixture, sql: &str) {
-    if let Some(path) = fx.url.strip_prefix("sqlite://") {
-        rusqlite::Connection::open(path)
-            .unwrap()
-            .execute_batch(sql)
-            .unwrap();
-    } else {
-        let db = common::db_name(&fx.url);
-        common::admin_sql(&sql.replace("audit_log", &format!("{db}.audit_log")));
-    }
+    common::raw_sql(&fx.url, sql);
 }
 
 fn an_import_is_one_record_and_filters_select(backend: Backend) {

@@ -4,34 +4,15 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::Backend;
 use serde_json::Value;
 use vmailsql::{SchemaKind, Vmail};
 
-const BIN: &str = env!("CARGO_BIN_EXE_vmailctl");
-
 /// Runs vmailctl on `url`; returns (status, stdout, stderr).
 fn run(url: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .arg("--database")
-        .arg(url)
-        .args(args)
-        .env_remove("VMAILSQL_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run vmailctl");
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    common::vmailctl(&[&["--database", url], args].concat(), stdin)
 }
 
 fn ok(url: &str, args: &[&str], stdin: &str) -> String {
@@ -50,13 +31,7 @@ fn log_json(url: &str, filters: &[&str]) -> Vec<Value> {
 }
 
 fn fresh(backend: Backend) -> (String, Option<tempfile::TempDir>) {
-    match backend {
-        Backend::Sqlite => {
-            let (url, dir) = common::fresh_sqlite_db();
-            (url, Some(dir))
-        }
-        Backend::Mysql => (common::fresh_mysql_db(), None),
-    }
+    common::fresh_db(backend)
 }
 
 fn unix_user() -> String {
@@ -157,14 +132,7 @@ fn the_tool_records_and_reads_the_log(backend: Backend) {
 
 /// A site from before the audit log: its table dropped behind the tool's back.
 fn drop_audit_table(url: &str) {
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        rusqlite::Connection::open(path)
-            .unwrap()
-            .execute_batch("DROP TABLE audit_log")
-            .unwrap();
-    } else {
-        common::admin_sql(&format!("DROP TABLE {}.audit_log", common::db_name(url)));
-    }
+    common::raw_sql(url, "DROP TABLE audit_log");
     assert!(!has_audit_table(url));
 }
 
@@ -180,19 +148,7 @@ fn log_init_adds_the_table_to_an_existing_site(backend: Backend) {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("vmailctl log init"), "{err}");
     // without the table (audit = auto) changes go on unrecorded, as on a seed site
-    ok(
-        &url,
-        &[
-            "domain",
-            "add",
-            "example.org",
-            "--path",
-            "/var/mail/e",
-            "--user",
-            "vmail",
-        ],
-        "",
-    );
+    add_domain(&url, "example.org");
     let created = ok(&url, &["--json", "log", "init"], "");
     assert_eq!(
         serde_json::from_str::<Value>(&created).unwrap()["created"],
@@ -299,19 +255,7 @@ fn the_legacy_schema_gets_the_audit_table_too() {
 fn the_readme_examples_run(backend: Backend) {
     let (url, _dir) = fresh(backend);
     ok(&url, &["init"], "");
-    ok(
-        &url,
-        &[
-            "domain",
-            "add",
-            "example.org",
-            "--path",
-            "/var/mail/e",
-            "--user",
-            "vmail",
-        ],
-        "",
-    );
+    add_domain(&url, "example.org");
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let examples: Vec<&str> = readme
@@ -337,19 +281,7 @@ both_backends!(
 fn a_migration_is_one_record() {
     let url = common::fresh_mysql_db();
     ok(&url, &["init", "--legacy"], "");
-    ok(
-        &url,
-        &[
-            "domain",
-            "add",
-            "example.org",
-            "--path",
-            "/var/mail/e",
-            "--user",
-            "vmail",
-        ],
-        "",
-    );
+    add_domain(&url, "example.org");
     ok(&url, &["migrate"], "");
     let all = log_json(&url, &[]);
     assert_eq!(all.len(), 2, "{all:#?}");
