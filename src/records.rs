@@ -1,11 +1,12 @@
 //! Whole-site export and atomic import, with hashes kept exactly as stored.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 
 use crate::address;
 use crate::admin::{check_max_popbox, checked_forwarder};
-use crate::audit::{self, Entry};
+use crate::audit::{self, Entry, InputDigest};
 use crate::error::{Error, Result};
 use crate::rows::{Domain, DomainAlias, Forwarder, Popbox};
 use crate::store::{sql, Backend, Value};
@@ -76,10 +77,21 @@ impl Vmail {
     /// `Conflict` (already exists) or `NotFound` (its domain); `Temporary` when the database is
     /// unreachable.
     pub fn import(&self, records: &[Record]) -> Result<ImportReport> {
+        // The audit record's digest is taken as each record is checked, not in a second pass.
+        let mut digest = audit::likely(self).then(InputDigest::default);
         let checked = records
             .iter()
-            .map(|r| self.checked_record(r))
+            .map(|r| {
+                let checked = self.checked_record(r);
+                if let (Some(d), Ok(r)) = (digest.as_mut(), &checked) {
+                    d.record(r);
+                }
+                checked
+            })
             .collect::<Vec<_>>();
+        // Taken by the first attempt of the transaction; a retry, or a table that appeared
+        // since `likely` said no, makes the digest again.
+        let digest = Cell::new(digest);
         self.write(|db| {
             if let Some(p) = problems(db, &checked)?.into_iter().next() {
                 let e = p.error;
@@ -87,7 +99,12 @@ impl Vmail {
             }
             let report = insert_all(db, checked.iter().flatten().map(|r| &**r))?;
             audit::when(db, self, true, || {
-                Entry::imported(&report, checked.iter().flatten().map(|r| &**r))
+                let digest = digest.take().unwrap_or_else(|| {
+                    let mut d = InputDigest::default();
+                    checked.iter().flatten().for_each(|r| d.record(r));
+                    d
+                });
+                Entry::imported(&report, digest)
             })?;
             Ok(report)
         })

@@ -218,14 +218,11 @@ fn a_record_that_cannot_be_written_fails_the_change(backend: Backend) {
     let v = match backend {
         Backend::Sqlite => {
             // a trigger stands in for a database that refuses the insert
-            let path = fx.url.strip_prefix("sqlite://").unwrap();
-            rusqlite::Connection::open(path)
-                .unwrap()
-                .execute_batch(
-                    "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log \
-                     BEGIN SELECT RAISE(ABORT, 'audit_log is read-only'); END",
-                )
-                .unwrap();
+            raw_sql(
+                &fx,
+                "CREATE TRIGGER no_audit BEFORE INSERT ON audit_log \
+                 BEGIN SELECT RAISE(ABORT, 'audit_log is read-only'); END",
+            );
             fx.reopen(|_| {})
         }
         Backend::Mysql => {
@@ -283,15 +280,7 @@ fn common_drop_audit(fx: &Fixture) {
 
 /// One statement on the audit table, bypassing the library.
 fn raw_sql(fx: &Fixture, sql: &str) {
-    if let Some(path) = fx.url.strip_prefix("sqlite://") {
-        rusqlite::Connection::open(path)
-            .unwrap()
-            .execute_batch(sql)
-            .unwrap();
-    } else {
-        let db = common::db_name(&fx.url);
-        common::admin_sql(&sql.replace("audit_log", &format!("{db}.audit_log")));
-    }
+    common::raw_sql(&fx.url, sql);
 }
 
 fn an_import_is_one_record_and_filters_select(backend: Backend) {
@@ -319,7 +308,7 @@ fn an_import_is_one_record_and_filters_select(backend: Backend) {
     );
     let after = import.after.clone().unwrap();
     assert!(
-        after.starts_with("domains=0, aliases=0, popboxes=50, forwarders=0, sha256="),
+        after.starts_with("domains=0, aliases=0, popboxes=50, forwarders=0, blake3="),
         "{after}"
     );
     let by = |f: AuditFilter| v.audit_log(&f).unwrap().len();
@@ -381,6 +370,40 @@ fn an_import_is_one_record_and_filters_select(backend: Backend) {
     assert_eq!(actions(v), ["audit pruned audit_log"]);
 }
 
+/// The import's digest is of the records as imported (names normalised), so one site's records
+/// give one digest however they were spelled, and any change to a value gives another.
+fn the_import_digest_names_its_records(backend: Backend) {
+    let site = |domain: &str, hash: &str| -> Vec<Record> {
+        let mut records = vec![Record::Domain(vmailsql::Domain {
+            name: domain.into(),
+            unix_user: Some("vmail".into()),
+            password_hash: None,
+            path: Some("/var/mail/example.org".into()),
+            max_popbox: None,
+        })];
+        records.extend((0..20).map(|i| {
+            Record::Popbox(Popbox {
+                domain: domain.into(),
+                local_part: format!("user{i}"),
+                password_hash: Some(hash.into()),
+                mbox_name: None,
+            })
+        }));
+        records
+    };
+    let digest_of = |records: &[Record]| {
+        let fx = Fixture::new(backend);
+        fx.vmail.import(records).unwrap();
+        let after = log(&fx.vmail).pop().unwrap().after.unwrap();
+        let (_, digest) = after.split_once("blake3=").expect("a digest");
+        assert_eq!(digest.len(), 64, "{after}");
+        digest.to_string()
+    };
+    let plain = digest_of(&site("example.org", "{plaintext}x"));
+    assert_eq!(digest_of(&site("Example.ORG", "{plaintext}x")), plain);
+    assert_ne!(digest_of(&site("example.org", "{plaintext}y")), plain);
+}
+
 fn sessions_are_recorded(backend: Backend) {
     let fx = Fixture::new(backend);
     let v = &fx.vmail;
@@ -409,6 +432,7 @@ both_backends!(
     a_record_that_cannot_be_written_fails_the_change,
     the_audit_setting_decides,
     an_import_is_one_record_and_filters_select,
+    the_import_digest_names_its_records,
     sessions_are_recorded,
 );
 

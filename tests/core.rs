@@ -7,18 +7,7 @@ use vmailsql::{ErrorKind, NewDomain, Resolution, Rule, Vmail};
 
 /// Runs raw SQL on the fixture's database, bypassing the library (to plant legacy or hostile rows).
 fn raw(fx: &Fixture, sql: &str) {
-    if let Some(path) = fx.url.strip_prefix("sqlite://") {
-        rusqlite::Connection::open(path)
-            .unwrap()
-            .execute_batch(sql)
-            .unwrap();
-    } else {
-        use mysql::prelude::Queryable;
-        let mut conn = mysql::Conn::new(mysql::Opts::from_url(&fx.url).unwrap()).unwrap();
-        for stmt in sql.split(';').filter(|s| !s.trim().is_empty()) {
-            conn.query_drop(stmt).unwrap();
-        }
-    }
+    common::raw_sql(&fx.url, sql);
 }
 
 /// The first column of the first row of a raw query, as text.

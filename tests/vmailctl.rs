@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::Backend;
 use serde_json::Value;
@@ -59,13 +58,7 @@ impl Out {
 impl Site {
     /// A fresh database without tables.
     fn empty(backend: Backend) -> Site {
-        let (url, sqlite) = match backend {
-            Backend::Sqlite => {
-                let (url, dir) = common::fresh_sqlite_db();
-                (url, Some(dir))
-            }
-            Backend::Mysql => (common::fresh_mysql_db(), None),
-        };
+        let (url, sqlite) = common::fresh_db(backend);
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("vmailsql.conf");
         write_private(&config, &format!("database = {url}\n"));
@@ -161,21 +154,11 @@ impl Site {
 }
 
 fn tool(args: &[&str], stdin: &str) -> Out {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("VMAILSQL_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run vmailctl");
-    // The tool may exit before reading its input (a usage error): a broken pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
+    let (code, stdout, stderr) = common::vmailctl(args, stdin);
     Out {
-        code: out.status.code().expect("exited normally"),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
+        code,
+        stdout,
+        stderr,
     }
 }
 
@@ -186,16 +169,7 @@ fn write_private(path: &Path, text: &str) {
 
 /// Runs raw SQL on a site's database, bypassing library and tool (to plant bad or legacy rows).
 fn raw(site: &Site, sql: &str) {
-    if let Some(path) = site.url.strip_prefix("sqlite://") {
-        let conn = rusqlite::Connection::open(path).unwrap();
-        conn.execute_batch(sql).unwrap();
-    } else {
-        use mysql::prelude::Queryable;
-        let mut conn = mysql::Conn::new(mysql::Opts::from_url(&site.url).unwrap()).unwrap();
-        for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
-            conn.query_drop(statement).unwrap();
-        }
-    }
+    common::raw_sql(&site.url, sql);
 }
 
 // ---- init, migrate, configuration ----

@@ -4,33 +4,15 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::Backend;
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_vmailctl");
+use vmailsql::{SchemaKind, Vmail};
 
 /// Runs vmailctl on `url`; returns (status, stdout, stderr).
 fn run(url: &str, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .arg("--database")
-        .arg(url)
-        .args(args)
-        .env_remove("VMAILSQL_CONFIG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run vmailctl");
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
+    common::vmailctl(&[&["--database", url], args].concat(), stdin)
 }
 
 fn ok(url: &str, args: &[&str], stdin: &str) -> String {
@@ -49,13 +31,7 @@ fn log_json(url: &str, filters: &[&str]) -> Vec<Value> {
 }
 
 fn fresh(backend: Backend) -> (String, Option<tempfile::TempDir>) {
-    match backend {
-        Backend::Sqlite => {
-            let (url, dir) = common::fresh_sqlite_db();
-            (url, Some(dir))
-        }
-        Backend::Mysql => (common::fresh_mysql_db(), None),
-    }
+    common::fresh_db(backend)
 }
 
 fn unix_user() -> String {
@@ -149,40 +125,30 @@ fn the_tool_records_and_reads_the_log(backend: Backend) {
     assert_eq!(imported[0]["action"], "imported");
     let after = imported[0]["after"].as_str().unwrap();
     assert!(
-        after.starts_with("domains=2, aliases=0, popboxes=1, forwarders=0, sha256="),
+        after.starts_with("domains=2, aliases=0, popboxes=1, forwarders=0, blake3="),
         "{after}"
     );
+}
+
+/// A site from before the audit log: its table dropped behind the tool's back.
+fn drop_audit_table(url: &str) {
+    common::raw_sql(url, "DROP TABLE audit_log");
+    assert!(!has_audit_table(url));
+}
+
+fn has_audit_table(url: &str) -> bool {
+    Vmail::open_url(url).unwrap().audit_table_exists().unwrap()
 }
 
 fn log_init_adds_the_table_to_an_existing_site(backend: Backend) {
     let (url, _dir) = fresh(backend);
     ok(&url, &["init"], "");
-    let drop = "DROP TABLE audit_log";
-    if let Some(path) = url.strip_prefix("sqlite://") {
-        rusqlite::Connection::open(path)
-            .unwrap()
-            .execute_batch(drop)
-            .unwrap();
-    } else {
-        common::admin_sql(&format!("DROP TABLE {}.audit_log", common::db_name(&url)));
-    }
+    drop_audit_table(&url);
     let (code, _, err) = run(&url, &["log"], "");
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("vmailctl log init"), "{err}");
     // without the table (audit = auto) changes go on unrecorded, as on a seed site
-    ok(
-        &url,
-        &[
-            "domain",
-            "add",
-            "example.org",
-            "--path",
-            "/var/mail/e",
-            "--user",
-            "vmail",
-        ],
-        "",
-    );
+    add_domain(&url, "example.org");
     let created = ok(&url, &["--json", "log", "init"], "");
     assert_eq!(
         serde_json::from_str::<Value>(&created).unwrap()["created"],
@@ -199,23 +165,97 @@ fn log_init_adds_the_table_to_an_existing_site(backend: Backend) {
     assert_eq!(all[0]["action"], "deleted");
 }
 
+fn add_domain(url: &str, name: &str) {
+    let path = format!("/var/mail/{name}");
+    ok(
+        url,
+        &["domain", "add", name, "--path", &path, "--user", "vmail"],
+        "",
+    );
+}
+
+/// `init`, `init --force` and `migrate` each create the audit table where it is missing, and
+/// the changes after them are recorded (on MySQL: from the legacy schema too, below).
+fn init_force_and_migrate_create_the_audit_table(backend: Backend) {
+    let (url, _dir) = fresh(backend);
+    let init = json(&ok(&url, &["--json", "init"], ""));
+    assert_eq!(init["schema"], "recommended");
+    assert!(has_audit_table(&url));
+
+    drop_audit_table(&url);
+    let force = json(&ok(&url, &["--json", "init", "--force"], ""));
+    assert_eq!(
+        force["created"],
+        serde_json::json!(["audit_log"]),
+        "{force:#}"
+    );
+    add_domain(&url, "example.org");
+    let all = log_json(&url, &[]);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(
+        (&all[0]["object"], &all[0]["name"]),
+        (&"domain".into(), &"example.org".into())
+    );
+    let again = json(&ok(&url, &["--json", "init", "--force"], ""));
+    assert_eq!(again["created"], serde_json::json!([]), "{again:#}");
+
+    drop_audit_table(&url);
+    let dry = ok(&url, &["migrate", "--dry-run"], "");
+    assert!(dry.contains("would create the audit_log table"), "{dry}");
+    assert!(!has_audit_table(&url), "a dry run creates nothing");
+    let migrated = json(&ok(&url, &["--json", "migrate"], ""));
+    assert_eq!(migrated["found"], "recommended");
+    assert_eq!(migrated["audit_table_created"], true, "{migrated:#}");
+    add_domain(&url, "other.example");
+    assert_eq!(log_json(&url, &[]).len(), 1);
+    let twice = json(&ok(&url, &["--json", "migrate"], ""));
+    assert_eq!(twice["audit_table_created"], false, "{twice:#}");
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The legacy MySQL schema gets the table from `init --legacy`, from `init --force` (the schema
+/// staying legacy), and from the migration of a legacy site that predates the audit log.
+#[test]
+fn the_legacy_schema_gets_the_audit_table_too() {
+    let url = common::fresh_mysql_db();
+    ok(&url, &["init", "--legacy"], "");
+    assert!(has_audit_table(&url));
+    let vmail = || Vmail::open_url(&url).unwrap();
+    assert_eq!(vmail().schema_kind().unwrap(), Some(SchemaKind::Legacy));
+
+    drop_audit_table(&url);
+    let force = json(&ok(&url, &["--json", "init", "--force"], ""));
+    assert_eq!(
+        (&force["schema"], &force["created"]),
+        (&"legacy".into(), &serde_json::json!(["audit_log"])),
+        "{force:#}"
+    );
+    assert_eq!(vmail().schema_kind().unwrap(), Some(SchemaKind::Legacy));
+    add_domain(&url, "example.org");
+    assert_eq!(log_json(&url, &[]).len(), 1);
+
+    drop_audit_table(&url);
+    let dry = ok(&url, &["migrate", "--dry-run"], "");
+    assert!(dry.contains("would create the audit_log table"), "{dry}");
+    assert!(!has_audit_table(&url));
+    ok(&url, &["migrate"], "");
+    assert_eq!(
+        vmail().schema_kind().unwrap(),
+        Some(SchemaKind::Recommended)
+    );
+    let all = log_json(&url, &[]);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    assert_eq!(all[0]["object"], "migration");
+}
+
 /// The README's `vmailctl log` examples run as shown.
 fn the_readme_examples_run(backend: Backend) {
     let (url, _dir) = fresh(backend);
     ok(&url, &["init"], "");
-    ok(
-        &url,
-        &[
-            "domain",
-            "add",
-            "example.org",
-            "--path",
-            "/var/mail/e",
-            "--user",
-            "vmail",
-        ],
-        "",
-    );
+    add_domain(&url, "example.org");
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let examples: Vec<&str> = readme
@@ -234,32 +274,21 @@ both_backends!(
     the_readme_examples_run,
     the_tool_records_and_reads_the_log,
     log_init_adds_the_table_to_an_existing_site,
+    init_force_and_migrate_create_the_audit_table,
 );
 
 #[test]
 fn a_migration_is_one_record() {
     let url = common::fresh_mysql_db();
     ok(&url, &["init", "--legacy"], "");
-    ok(
-        &url,
-        &[
-            "domain",
-            "add",
-            "example.org",
-            "--path",
-            "/var/mail/e",
-            "--user",
-            "vmail",
-        ],
-        "",
-    );
+    add_domain(&url, "example.org");
     ok(&url, &["migrate"], "");
     let all = log_json(&url, &[]);
     assert_eq!(all.len(), 2, "{all:#?}");
     assert_eq!(all[1]["object"], "migration");
     let after = all[1]["after"].as_str().unwrap();
     assert!(
-        after.starts_with("domains=1, aliases=0, popboxes=0, forwarders=0, sha256="),
+        after.starts_with("domains=1, aliases=0, popboxes=0, forwarders=0, blake3="),
         "{after}"
     );
 }

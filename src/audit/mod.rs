@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-pub(crate) use entry::Entry;
+pub(crate) use entry::{Entry, InputDigest};
 pub use time::{parse_duration, parse_utc, utc};
 
 pub use crate::store::audit::{AuditFilter, AuditRecord};
@@ -109,6 +109,14 @@ impl Vmail {
         self.ddl(create_table)
     }
 
+    /// True when the database has the audit table (whatever the handle's `audit` setting).
+    ///
+    /// # Errors
+    /// `Temporary` when the database is unreachable.
+    pub fn audit_table_exists(&self) -> Result<bool> {
+        self.read(store::table_exists)
+    }
+
     /// True when changes through this handle write audit records now.
     ///
     /// # Errors
@@ -194,6 +202,20 @@ fn enabled(db: &mut dyn Backend, vmail: &Vmail) -> Result<bool> {
             ),
         )),
         _ => Ok(false),
+    }
+}
+
+/// Whether a change through `vmail` is likely to be recorded, asked before its transaction so
+/// that costly parts of the record (an import's digest) can be made on the way; `when` decides
+/// inside the transaction. Unsure (the database unreachable) counts as yes.
+pub(crate) fn likely(vmail: &Vmail) -> bool {
+    match vmail.config().audit {
+        AuditMode::Off => false,
+        AuditMode::On => true,
+        AuditMode::Auto => {
+            vmail.audit.seen.load(Ordering::Relaxed)
+                || vmail.read(store::table_exists).unwrap_or(true)
+        }
     }
 }
 

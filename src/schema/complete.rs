@@ -6,8 +6,9 @@ use crate::vmail::Vmail;
 
 impl Vmail {
     /// Creates the tables of schema `kind` that the database lacks (a seed site often has no
-    /// `web_session` table) and leaves every existing table and row alone. Returns the names of
-    /// the tables created.
+    /// `web_session` table), and the audit table when missing (any schema, as `create_schema_of`
+    /// makes it), leaving every existing table and row alone. Returns the names of the tables
+    /// created.
     ///
     /// # Errors
     /// `InvalidInput` for a legacy schema on SQLite; `Temporary` when the database is unreachable.
@@ -26,6 +27,9 @@ impl Vmail {
                 if !created.contains(&table) {
                     created.push(table);
                 }
+            }
+            if crate::audit::create_table(db)? {
+                created.push(store::audit::TABLE.to_string());
             }
             Ok(created)
         })

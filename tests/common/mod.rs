@@ -188,6 +188,57 @@ pub fn fresh_sqlite_db() -> (String, tempfile::TempDir) {
     (url, dir)
 }
 
+/// A fresh, empty database of `backend`; the guard keeps a SQLite file's directory alive.
+pub fn fresh_db(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let (url, dir) = fresh_sqlite_db();
+            (url, Some(dir))
+        }
+        Backend::Mysql => (fresh_mysql_db(), None),
+    }
+}
+
+/// Runs raw SQL (statements separated by `;` on MySQL) on the database at `url`, bypassing the
+/// library and the tools: to plant legacy, hostile or broken rows and tables.
+pub fn raw_sql(url: &str, sql: &str) {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    } else {
+        use mysql::prelude::Queryable;
+        let mut conn = mysql::Conn::new(mysql::Opts::from_url(url).unwrap()).unwrap();
+        for statement in sql.split(';').filter(|s| !s.trim().is_empty()) {
+            conn.query_drop(statement)
+                .unwrap_or_else(|e| panic!("{statement}: {e}"));
+        }
+    }
+}
+
+/// Runs the built vmailctl (no `$VMAILSQL_CONFIG`) with `stdin` as its input; returns its exit
+/// status, standard output and standard error.
+#[cfg(feature = "cli")]
+pub fn vmailctl(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vmailctl"))
+        .args(args)
+        .env_remove("VMAILSQL_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vmailctl");
+    // The tool may exit before reading its input (a usage error): a broken pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().expect("exited normally"),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
 /// Which backend a generated test runs on.
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
@@ -208,13 +259,7 @@ impl Fixture {
     }
 
     pub fn with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Fixture {
-        let (url, dir) = match backend {
-            Backend::Sqlite => {
-                let (u, d) = fresh_sqlite_db();
-                (u, Some(d))
-            }
-            Backend::Mysql => (fresh_mysql_db(), None),
-        };
+        let (url, dir) = fresh_db(backend);
         let mut config = Config::with_database(&url);
         tweak(&mut config);
         let vmail = Vmail::open(config).unwrap();

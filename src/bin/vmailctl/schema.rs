@@ -78,6 +78,9 @@ pub fn migrate(ctx: &Context, args: MigrateArgs) -> Outcome<Report> {
         return innodb(&vmail, args.dry_run);
     }
     let mut report = migrate_schema(&vmail, &args)?;
+    if report.code == crate::exit::OK {
+        audit_table(&vmail, args.dry_run, &mut report)?;
+    }
     // the recommended schema's tables are InnoDB; tables that are not get converted too
     if report.code == crate::exit::OK && vmail.schema_kind()?.is_some() {
         let converted = vmail.convert_to_innodb(args.dry_run)?;
@@ -98,6 +101,23 @@ pub fn migrate(ctx: &Context, args: MigrateArgs) -> Outcome<Report> {
         }
     }
     Ok(report)
+}
+
+/// A site on the recommended schema that predates the audit log gets its table from `migrate`
+/// too (a legacy site's migration creates it itself).
+fn audit_table(vmail: &Vmail, dry_run: bool, report: &mut Report) -> Outcome<()> {
+    let missing = !vmail.audit_table_exists()?;
+    if missing && !dry_run {
+        vmail.create_audit_table()?;
+    }
+    if missing {
+        let verb = if dry_run { "would create" } else { "created" };
+        report.human = format!("{}\n{verb} the audit_log table", report.human);
+    }
+    if let Value::Object(fields) = &mut report.json {
+        fields.insert("audit_table_created".into(), json!(missing && !dry_run));
+    }
+    Ok(())
 }
 
 /// `vmailctl migrate --innodb`: tables without transactions become InnoDB, nothing else changes.
@@ -128,7 +148,7 @@ fn migrate_schema(vmail: &Vmail, args: &MigrateArgs) -> Outcome<Report> {
             ))
         }
         Some(SchemaKind::Recommended) => {
-            "the schema is already the recommended one; nothing to do".to_string()
+            "the schema is already the recommended one; nothing to migrate".to_string()
         }
         Some(SchemaKind::Legacy) if !report.collisions.is_empty() => {
             let mut lines = vec![format!(
