@@ -248,20 +248,12 @@ pub(crate) fn delete_popbox(
     domain: &str,
     local: &str,
 ) -> Result<bool> {
-    let before = sql::popbox(db, domain, local)?;
+    // only the row that truly has this name (a `_ci` collation would also delete `böb`)
+    let Some(before) = sql::popbox(db, domain, local)? else {
+        return Ok(false);
+    };
     let changed = sql::delete_popbox(db, domain, local)?;
-    when(db, v, changed, || {
-        Entry::popbox_deleted(&before.unwrap_or_else(|| gone(domain, local)))
-    })
-}
-
-fn gone(domain: &str, local: &str) -> Popbox {
-    Popbox {
-        domain: domain.to_string(),
-        local_part: local.to_string(),
-        password_hash: None,
-        mbox_name: None,
-    }
+    when(db, v, changed, || Entry::popbox_deleted(&before))
 }
 
 pub(crate) fn delete_forwarder(
@@ -298,7 +290,10 @@ pub(crate) fn set_popbox_hash(
     hash: &str,
     how: &'static str,
 ) -> Result<bool> {
-    let before = sql::popbox(db, domain, local)?.and_then(|p| p.password_hash);
+    let Some(popbox) = sql::popbox(db, domain, local)? else {
+        return Ok(false);
+    };
+    let before = popbox.password_hash;
     let changed = sql::set_popbox_hash(db, domain, local, hash)?;
     let name = format!("{local}@{domain}");
     when(db, v, changed, || {
