@@ -136,6 +136,66 @@ fn same_cases(site: &Site) {
     }
 
     rows_in_capitals(site);
+    writes_touch_only_the_name_asked(site);
+}
+
+/// Changes by name act on the row that truly has that name, never on one only the collation
+/// equates with it (a `_ci` collation answers `WHERE local_part = 'sally'` with `sälly`).
+fn writes_touch_only_the_name_asked(site: &Site) {
+    let v = &site.vmail;
+    let url = &site.url;
+    raw(
+        site,
+        "INSERT INTO popbox (domain_name, local_part, password_hash, mbox_name) \
+         VALUES ('example.org', 'sälly', '{plaintext}sally-pw-1', 'saelly'); \
+         INSERT INTO forwarder (domain_name, local_part, remote_name) \
+         VALUES ('example.org', 'tömmy', 'alice@example.org')",
+    );
+    let hash_of_saelly = || {
+        v.popboxes(Some("example.org"))
+            .unwrap()
+            .into_iter()
+            .find(|p| p.mbox_name.as_deref() == Some("saelly"))
+            .and_then(|p| p.password_hash)
+    };
+    let kind = |r: vmailsql::Result<()>| r.map_err(|e| e.kind());
+    assert_eq!(
+        kind(v.delete_popbox("example.org", "sally")),
+        Err(ErrorKind::NotFound),
+        "{url}"
+    );
+    assert_eq!(
+        kind(v.set_popbox_password("example.org", "sally", "other-pw-1")),
+        Err(ErrorKind::NotFound),
+        "{url}"
+    );
+    assert_eq!(
+        hash_of_saelly().as_deref(),
+        Some("{plaintext}sally-pw-1"),
+        "{url}"
+    );
+    assert_eq!(
+        kind(v.delete_forwarder("example.org", "tommy")),
+        Err(ErrorKind::NotFound),
+        "{url}"
+    );
+    assert_eq!(v.forwarders(Some("example.org")).unwrap().len(), 2, "{url}");
+    assert_eq!(
+        kind(v.delete_domain("exämple.org")),
+        Err(ErrorKind::NotFound),
+        "{url}"
+    );
+    assert_eq!(
+        kind(v.delete_alias("exämple.net")),
+        Err(ErrorKind::NotFound),
+        "{url}"
+    );
+    assert_eq!(
+        v.local_domain("example.net").unwrap(),
+        "example.org",
+        "{url}"
+    );
+    assert!(v.popboxes(Some("exämple.org")).unwrap().is_empty(), "{url}");
 }
 
 /// Rows another tool wrote in capitals resolve, log in and delete as their lower-case names, on
