@@ -12,6 +12,10 @@ use vmailsql::{ErrorKind, NewDomain, Resolution, SchemaKind, Vmail};
 struct Site {
     vmail: Vmail,
     url: String,
+    /// The name columns' collation takes `ä` for `a` (MariaDB's utf8mb4 `_ci` ones do, latin1's
+    /// Swedish one and SQLite's `NOCASE` do not), so its unique keys refuse `sally` beside
+    /// `sälly`.
+    folds_accents: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -36,6 +40,7 @@ fn sqlite() -> Site {
     Site {
         vmail,
         url,
+        folds_accents: false,
         _dir: Some(dir),
     }
 }
@@ -47,6 +52,7 @@ fn mariadb(schema: SchemaKind, charset: Option<&str>) -> Site {
     let site = Site {
         vmail,
         url,
+        folds_accents: charset != Some("latin1"),
         _dir: None,
     };
     if let Some(charset) = charset {
@@ -196,6 +202,25 @@ fn writes_touch_only_the_name_asked(site: &Site) {
         "{url}"
     );
     assert!(v.popboxes(Some("exämple.org")).unwrap().is_empty(), "{url}");
+
+    // adding `sally` beside `sälly`: where the keys equate them, refused as existing
+    let added = v.add_popbox("example.org", "sally", "sally-pw-2", None);
+    if site.folds_accents {
+        assert_eq!(
+            added.map_err(|e| e.kind()),
+            Err(ErrorKind::Conflict),
+            "{url}"
+        );
+        not_found(site, "sally", v.resolve("sally@example.org"));
+    } else {
+        added.unwrap_or_else(|e| panic!("{url}: add sally: {e}"));
+        assert_eq!(popbox_of(site, "sally@example.org"), "sally");
+    }
+    assert_eq!(
+        hash_of_saelly().as_deref(),
+        Some("{plaintext}sally-pw-1"),
+        "{url}"
+    );
 }
 
 /// Rows another tool wrote in capitals resolve, log in and delete as their lower-case names, on
