@@ -209,6 +209,11 @@ fn init_creates_once_and_force_only_adds(b: Backend) {
         site.vmail().schema_kind().unwrap(),
         Some(SchemaKind::Recommended)
     );
+    // names compare case-insensitively on both backends (NOCASE, utf8mb4_general_ci)
+    assert_eq!(
+        site.vmail().case_sensitive_tables().unwrap(),
+        Vec::<String>::new()
+    );
     site.run(&[
         "domain",
         "add",
