@@ -321,6 +321,35 @@ fn migrate_lists_collisions_and_changes_nothing() {
     assert!(out.stdout.contains("Fred@example.org"), "{out:#?}");
 }
 
+/// Names that differ in more than case but that the recommended schema's collation takes as
+/// one: a warning in check (both rows work on the legacy schema), and migrate refuses.
+#[test]
+fn migrate_lists_collation_collisions() {
+    let site = Site::empty(Backend::Mysql);
+    site.run(&["init", "--legacy"]).status(0);
+    raw(
+        &site,
+        "INSERT INTO domain VALUES ('bar.example','vmail',NULL,'/m',NULL); \
+         INSERT INTO domain VALUES ('bär.example','vmail',NULL,'/m2',NULL)",
+    );
+    let check = site.run(&["--json", "check"]).json();
+    assert!(
+        has(&check["warnings"], "collation-collision", "bär.example"),
+        "{check:#}"
+    );
+    assert!(!has(&check["problems"], "collision", ""), "{check:#}");
+    let report = site
+        .run(&["--json", "migrate", "--dry-run"])
+        .status(3)
+        .json();
+    assert_eq!(report["collisions"][0]["rule"], "collation", "{report:#}");
+    site.run(&["migrate"]).status(3);
+    assert_eq!(
+        site.vmail().schema_kind().unwrap(),
+        Some(SchemaKind::Legacy)
+    );
+}
+
 fn migrate_on_recommended_has_nothing_to_do(b: Backend) {
     let site = Site::new(b);
     let report = site

@@ -184,6 +184,14 @@ fn collision_findings(vmail: &Vmail) -> Outcome<Vec<Finding>> {
                     "prefix-collision",
                     format!("{line} (only matters on the legacy schema)"),
                 )
+            } else if c.rule == vmailsql::CollisionRule::Collation {
+                // both rows work where they are; only the recommended schema's keys refuse them
+                Finding::warning(
+                    "collation-collision",
+                    format!(
+                        "{line} (blocks `vmailctl migrate`: one key in the recommended schema)"
+                    ),
+                )
             } else {
                 Finding::problem("collision", line)
             }
