@@ -1136,6 +1136,17 @@ fn check_finds_case_collisions_on_mysql() {
     assert!(out.stdout.contains("popbox"), "{out:#?}");
     // afterwards Carol is found, and check has nothing to say about her
     assert_eq!(rule_of(&site, "carol@example.org"), "popbox");
+    let log = site.run(&["--json", "log"]).status(0).json();
+    let record = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "case-insensitive names")
+        .unwrap_or_else(|| panic!("no migration record: {log:#}"));
+    assert_eq!(
+        (&record["object"], &record["after"]),
+        (&"migration".into(), &"tables=popbox".into())
+    );
     let report = site.run(&["--json", "check"]).json();
     for list in ["problems", "warnings"] {
         for check in ["mixed-case", "case-sensitive-names", "collision"] {

@@ -341,6 +341,17 @@ pub(crate) fn expire_sessions(db: &mut dyn Backend, v: &Vmail, now: i64) -> Resu
     Ok(count)
 }
 
+/// After the name columns of `tables` were given the case-insensitive collation (DDL, committed
+/// implicitly, so the record follows it): the audit table if missing, then one record.
+pub(crate) fn names_made_case_insensitive(
+    db: &mut dyn Backend,
+    v: &Vmail,
+    tables: &[String],
+) -> Result<()> {
+    create_table(db)?;
+    record(db, v, Entry::names_made_case_insensitive(tables))
+}
+
 /// After a migration (DDL: MySQL commits it implicitly, so the record follows it): the audit
 /// table if missing, then one record with the counts and digest of the migrated rows.
 pub(crate) fn migrated(db: &mut dyn Backend, v: &Vmail) -> Result<()> {

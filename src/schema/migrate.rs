@@ -172,7 +172,10 @@ impl Vmail {
         if found == Some(SchemaKind::Recommended) && !case_sensitive.is_empty() {
             let applied = collisions.is_empty() && !dry_run;
             if applied {
-                self.ddl(|db| collation::to_case_insensitive(db, &case_sensitive))?;
+                self.ddl(|db| {
+                    collation::to_case_insensitive(db, &case_sensitive)?;
+                    crate::audit::names_made_case_insensitive(db, self, &case_sensitive)
+                })?;
             }
             return Ok(MigrationReport {
                 found,
