@@ -5,6 +5,8 @@
 //! `vmailctl migrate` converts them. The library checks the names of the rows it reads itself
 //! (`store::sql::names_match`), so the collation only has to find the candidates.
 
+use std::collections::BTreeMap;
+
 use crate::error::Result;
 use crate::store::{Backend, StoreKind, Value};
 
@@ -121,31 +123,40 @@ pub(crate) fn collisions(db: &mut dyn Backend) -> Result<Vec<Collision>> {
             .map(|k| format!("MIN({k})"))
             .collect::<Vec<_>>()
             .join(", '@', ");
-        // hex, so that no name can be mistaken for the separator
-        let sql = format!(
-            "SELECT HEX(CONCAT({key})), GROUP_CONCAT(HEX(name) SEPARATOR ',') \
-             FROM (SELECT {}, CONVERT({shown} USING utf8mb4) AS name FROM {table}) t \
-             GROUP BY {} HAVING COUNT(*) > 1",
-            keys.join(", "),
-            group.join(", ")
+        let same = group
+            .iter()
+            .map(|k| format!("a.{k} = g.{k}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let rows = format!(
+            "SELECT {}, CONVERT({shown} USING utf8mb4) AS name FROM {table}",
+            keys.join(", ")
         );
+        // each row of a group that holds more than one, with the group's key; hex, so that the
+        // text comes back as stored whatever the connection's character set
+        let sql = format!(
+            "SELECT HEX(g.k), HEX(a.name) FROM ({rows}) a JOIN \
+             (SELECT {groups}, CONCAT({key}) AS k FROM ({rows}) b GROUP BY {groups} \
+              HAVING COUNT(*) > 1) g ON {same} ORDER BY g.k",
+            groups = group.join(", ")
+        );
+        let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for row in db.query(&sql, &[])? {
-            let mut it = row.into_iter().map(Value::text);
-            let key = it.next().flatten().map(|h| unhex(&h)).unwrap_or_default();
-            let mut rows: Vec<String> = it
-                .next()
-                .flatten()
-                .map(|all| all.split(',').map(unhex).collect())
-                .unwrap_or_default();
+            let mut it = row.into_iter().map(|v| v.text().map(|h| unhex(&h)));
+            if let (Some(Some(key)), Some(Some(name))) = (it.next(), it.next()) {
+                groups.entry(key).or_default().push(name);
+            }
+        }
+        found.extend(groups.into_iter().map(|(key, mut rows)| {
             // the collation finds them equal, so their order is the database's whim
             rows.sort();
-            found.push(Collision {
+            Collision {
                 table: table.to_string(),
                 rule: CollisionRule::Collation,
                 key,
                 rows,
-            });
-        }
+            }
+        }));
     }
     Ok(found)
 }
