@@ -457,7 +457,7 @@ impl Vmail {
             locked_domain(db, &fwd.domain)?;
             check_no_loop(db, &fwd)?;
             let before = sql::forwarder(db, &fwd.domain, &fwd.local_part)?;
-            if sql::update_forwarder(db, &fwd)? {
+            if before.is_some() && sql::update_forwarder(db, &fwd)? {
                 audit::record(
                     db,
                     self,
@@ -483,7 +483,7 @@ impl Vmail {
             locked_domain(db, &fwd.domain)?;
             check_no_loop(db, &fwd)?;
             let before = sql::forwarder(db, &fwd.domain, CATCH_ALL)?;
-            if !sql::update_forwarder(db, &fwd)? {
+            if before.is_none() || !sql::update_forwarder(db, &fwd)? {
                 sql::insert_forwarder(db, &fwd)?;
             }
             audit::record(

@@ -341,5 +341,163 @@ fn sql_migration_script() {
     let v2 = Vmail::open_url(&url).unwrap();
     assert_eq!(v2.schema_kind().unwrap(), Some(SchemaKind::Recommended));
     assert!(v2.authenticate("fred@example.org", "secret").is_ok());
+    assert_eq!(v2.case_sensitive_tables().unwrap(), Vec::<String>::new());
     drop(v);
+
+    // names the new collation takes as one (latin1_swedish_ci tells them apart) are refused
+    // too, before anything is copied
+    let (v, url) = legacy_site();
+    raw(
+        &url,
+        "INSERT INTO domain VALUES ('bar.example','vmail',NULL,'/m',NULL); \
+         INSERT INTO domain VALUES ('bär.example','vmail',NULL,'/m2',NULL)",
+    );
+    assert!(
+        !common::mysql_cli(m, Some(&common::db_name(&url)), &script),
+        "script must refuse collation collisions"
+    );
+    assert_eq!(v.schema_kind().unwrap(), Some(SchemaKind::Legacy));
+    assert_eq!(v.domains().unwrap().len(), 2);
+}
+
+/// Migration refuses names that differ in more than case but that the recommended schema's
+/// collation (`utf8mb4_general_ci`) takes as one key, as the new unique keys would: the report
+/// is the database's own grouping, so a dry run that finds nothing means the copy fits.
+#[test]
+fn migration_refuses_collation_collisions() {
+    let (v, url) = legacy_site();
+    // latin1_swedish_ci tells `ä` from `a`; utf8mb4_general_ci does not
+    raw(
+        &url,
+        "INSERT INTO domain VALUES ('bar.example','vmail',NULL,'/m',NULL); \
+         INSERT INTO domain VALUES ('bär.example','vmail',NULL,'/m2',NULL)",
+    );
+    let report = v.migrate_to_recommended(true).unwrap();
+    let found: Vec<_> = report
+        .collisions
+        .iter()
+        .map(|c| (c.table.as_str(), c.rule, c.rows.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        [(
+            "domain",
+            vmailsql::CollisionRule::Collation,
+            vec!["bar.example".to_string(), "bär.example".to_string()]
+        )]
+    );
+    let done = v.migrate_to_recommended(false).unwrap();
+    assert!(!done.applied);
+    assert_eq!(v.schema_kind().unwrap(), Some(SchemaKind::Legacy));
+    assert_eq!(v.domains().unwrap().len(), 2, "nothing dropped");
+    // without the twin the migration goes through, and the new names compare case-insensitively
+    raw(&url, "DELETE FROM domain WHERE path = '/m2'");
+    assert!(v.migrate_to_recommended(false).unwrap().applied);
+    let v = Vmail::open_url(&url).unwrap();
+    assert_eq!(v.case_sensitive_tables().unwrap(), Vec::<String>::new());
+}
+
+/// The name columns of a recommended schema made before they became case-insensitive.
+const BINARY_NAMES: &str =
+    "ALTER TABLE domain MODIFY domain_name VARCHAR(255) COLLATE utf8mb4_bin NOT NULL; \
+     ALTER TABLE forwarder MODIFY domain_name VARCHAR(255) COLLATE utf8mb4_bin NOT NULL, \
+         MODIFY local_part VARCHAR(255) COLLATE utf8mb4_bin NOT NULL; \
+     ALTER TABLE popbox MODIFY domain_name VARCHAR(255) COLLATE utf8mb4_bin NOT NULL, \
+         MODIFY local_part VARCHAR(255) COLLATE utf8mb4_bin NOT NULL; \
+     ALTER TABLE domain_alias MODIFY domain_name VARCHAR(255) COLLATE utf8mb4_bin NOT NULL, \
+         MODIFY alias VARCHAR(255) COLLATE utf8mb4_bin NOT NULL; \
+     ALTER TABLE web_session MODIFY domain_name VARCHAR(255) COLLATE utf8mb4_bin NOT NULL";
+
+/// `migrate` gives an older recommended schema's binary name columns the case-insensitive
+/// collation: rows other tools wrote in capitals are found afterwards, twins that differ only
+/// in case refuse it (changing nothing), and lookups keep working part-way through.
+#[test]
+fn migration_makes_binary_recommended_names_case_insensitive() {
+    let url = common::fresh_mysql_db();
+    let v = Vmail::open_url(&url).unwrap();
+    v.create_schema().unwrap();
+    assert_eq!(v.case_sensitive_tables().unwrap(), Vec::<String>::new());
+    v.add_domain(&NewDomain::new(
+        "example.org",
+        "/var/mail/example.org",
+        "vmail",
+    ))
+    .unwrap();
+    v.add_popbox("example.org", "alice", "alice-pw-1", None)
+        .unwrap();
+    raw(&url, BINARY_NAMES);
+    let all = [
+        "domain",
+        "domain_alias",
+        "forwarder",
+        "popbox",
+        "web_session",
+    ];
+    let mut listed = v.case_sensitive_tables().unwrap();
+    listed.sort();
+    assert_eq!(listed, all);
+    raw(
+        &url,
+        "INSERT INTO popbox VALUES ('Example.ORG','Bob','{plaintext}bob-pw-1','bob'); \
+         INSERT INTO popbox VALUES ('example.org','bob','{plaintext}x-pw-1','bob2')",
+    );
+    // byte comparison: the capitals are invisible
+    assert_eq!(
+        v.resolve("bob@example.org").unwrap().rule(),
+        vmailsql::Rule::Popbox
+    );
+    let dry = v.migrate_to_recommended(true).unwrap();
+    assert_eq!(
+        (dry.found, dry.applied, dry.collisions.len()),
+        (Some(SchemaKind::Recommended), false, 1),
+        "{dry:?}"
+    );
+    assert_eq!(dry.collisions[0].rule, vmailsql::CollisionRule::LowerCase);
+    let refused = v.migrate_to_recommended(false).unwrap();
+    assert!(!refused.applied);
+    assert_eq!(v.case_sensitive_tables().unwrap().len(), all.len());
+
+    raw(&url, "DELETE FROM popbox WHERE mbox_name = 'bob2'");
+    not_found(v.resolve("bob@example.org"));
+    // part-way (one table converted): comparisons that mix the collations use the binary
+    // one, so lookups work as before
+    raw(
+        &url,
+        "ALTER TABLE domain MODIFY domain_name VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL",
+    );
+    assert_eq!(popbox(&v, "alice@example.org"), "alice");
+    let dry = v.migrate_to_recommended(true).unwrap();
+    assert!(dry.collisions.is_empty() && !dry.applied, "{dry:?}");
+    assert_eq!(dry.case_sensitive.len(), all.len() - 1);
+    let done = v.migrate_to_recommended(false).unwrap();
+    assert!(done.applied, "{done:?}");
+    assert_eq!(v.case_sensitive_tables().unwrap(), Vec::<String>::new());
+    assert_eq!(popbox(&v, "bob@example.org"), "bob");
+    assert!(v.authenticate("bob@example.org", "bob-pw-1").is_ok());
+    assert_eq!(popbox(&v, "alice@example.org"), "alice");
+    // and the keys now refuse a twin in capitals
+    let mut conn = mysql::Conn::new(mysql::Opts::from_url(&url).unwrap()).unwrap();
+    let twin = mysql::prelude::Queryable::query_drop(
+        &mut conn,
+        "INSERT INTO popbox VALUES ('example.org','ALICE','x','alice2')",
+    );
+    assert!(twin.is_err(), "ALICE beside alice");
+    assert!(
+        !v.migrate_to_recommended(false).unwrap().applied,
+        "nothing left to do"
+    );
+}
+
+fn not_found(r: vmailsql::Result<Resolution>) {
+    match r {
+        Err(e) if e.kind() == ErrorKind::NotFound => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+fn popbox(v: &Vmail, address: &str) -> String {
+    match v.resolve(address) {
+        Ok(Resolution::Mailbox(m)) => m.local_part,
+        other => panic!("{address}: {other:?}"),
+    }
 }

@@ -3,39 +3,40 @@
 --   mariadb virtualemail < sql/mysql/migrate-legacy.sql
 -- `vmailctl migrate` does the same through the library, with a dry run.
 --
--- 1. Report rows that would collide once names are lower-cased; 2. refuse (change nothing) if any;
--- 3. copy into new tables with full-length keys, names lower-cased; 4. swap them in with one
--- atomic RENAME TABLE, keeping the old tables as legacy_*. If any step fails, the legacy tables
--- are still in place and in use.
+-- 1. Report rows that would collide under the new keys (names lower-cased and compared as the
+-- new utf8mb4_general_ci name columns compare them: case, and also 'bär' = 'bar'); 2. refuse
+-- (change nothing) if any; 3. copy into new tables with full-length keys, names lower-cased;
+-- 4. swap them in with one atomic RENAME TABLE, keeping the old tables as legacy_*. If any step
+-- fails, the legacy tables are still in place and in use.
 
 SELECT 'collision' AS problem, t.* FROM (
-    SELECT 'domain' AS tbl, LOWER(domain_name) AS name, COUNT(*) AS n FROM domain GROUP BY LOWER(domain_name) HAVING COUNT(*) > 1
+    SELECT 'domain' AS tbl, CONVERT(LOWER(domain_name) USING utf8mb4) COLLATE utf8mb4_general_ci AS name, COUNT(*) AS n FROM domain GROUP BY CONVERT(LOWER(domain_name) USING utf8mb4) COLLATE utf8mb4_general_ci HAVING COUNT(*) > 1
     UNION ALL
-    SELECT 'popbox', CONCAT(LOWER(local_part), '@', LOWER(domain_name)), COUNT(*) FROM popbox
-        GROUP BY LOWER(domain_name), LOWER(local_part) HAVING COUNT(*) > 1
+    SELECT 'popbox', CONCAT(CONVERT(LOWER(local_part) USING utf8mb4) COLLATE utf8mb4_general_ci, '@', CONVERT(LOWER(domain_name) USING utf8mb4) COLLATE utf8mb4_general_ci), COUNT(*) FROM popbox
+        GROUP BY CONVERT(LOWER(domain_name) USING utf8mb4) COLLATE utf8mb4_general_ci, CONVERT(LOWER(local_part) USING utf8mb4) COLLATE utf8mb4_general_ci HAVING COUNT(*) > 1
     UNION ALL
-    SELECT 'forwarder', CONCAT(LOWER(local_part), '@', LOWER(domain_name)), COUNT(*) FROM forwarder
-        GROUP BY LOWER(domain_name), LOWER(local_part) HAVING COUNT(*) > 1
+    SELECT 'forwarder', CONCAT(CONVERT(LOWER(local_part) USING utf8mb4) COLLATE utf8mb4_general_ci, '@', CONVERT(LOWER(domain_name) USING utf8mb4) COLLATE utf8mb4_general_ci), COUNT(*) FROM forwarder
+        GROUP BY CONVERT(LOWER(domain_name) USING utf8mb4) COLLATE utf8mb4_general_ci, CONVERT(LOWER(local_part) USING utf8mb4) COLLATE utf8mb4_general_ci HAVING COUNT(*) > 1
     UNION ALL
-    SELECT 'domain_alias', LOWER(alias), COUNT(*) FROM domain_alias GROUP BY LOWER(alias) HAVING COUNT(*) > 1
+    SELECT 'domain_alias', CONVERT(LOWER(alias) USING utf8mb4) COLLATE utf8mb4_general_ci, COUNT(*) FROM domain_alias GROUP BY CONVERT(LOWER(alias) USING utf8mb4) COLLATE utf8mb4_general_ci HAVING COUNT(*) > 1
 ) t;
 
 DELIMITER //
 BEGIN NOT ATOMIC
     IF (SELECT COUNT(*) FROM (
-            SELECT 1 FROM domain GROUP BY LOWER(domain_name) HAVING COUNT(*) > 1
-            UNION ALL SELECT 1 FROM popbox GROUP BY LOWER(domain_name), LOWER(local_part) HAVING COUNT(*) > 1
-            UNION ALL SELECT 1 FROM forwarder GROUP BY LOWER(domain_name), LOWER(local_part) HAVING COUNT(*) > 1
-            UNION ALL SELECT 1 FROM domain_alias GROUP BY LOWER(alias) HAVING COUNT(*) > 1) c) > 0 THEN
+            SELECT 1 FROM domain GROUP BY CONVERT(LOWER(domain_name) USING utf8mb4) COLLATE utf8mb4_general_ci HAVING COUNT(*) > 1
+            UNION ALL SELECT 1 FROM popbox GROUP BY CONVERT(LOWER(domain_name) USING utf8mb4) COLLATE utf8mb4_general_ci, CONVERT(LOWER(local_part) USING utf8mb4) COLLATE utf8mb4_general_ci HAVING COUNT(*) > 1
+            UNION ALL SELECT 1 FROM forwarder GROUP BY CONVERT(LOWER(domain_name) USING utf8mb4) COLLATE utf8mb4_general_ci, CONVERT(LOWER(local_part) USING utf8mb4) COLLATE utf8mb4_general_ci HAVING COUNT(*) > 1
+            UNION ALL SELECT 1 FROM domain_alias GROUP BY CONVERT(LOWER(alias) USING utf8mb4) COLLATE utf8mb4_general_ci HAVING COUNT(*) > 1) c) > 0 THEN
         SIGNAL SQLSTATE '45000'
-            SET MESSAGE_TEXT = 'vmailsql migration refused: rows collide once lower-cased (listed above); fix them first';
+            SET MESSAGE_TEXT = 'vmailsql migration refused: rows collide under the new keys (listed above); fix them first';
     END IF;
 END //
 DELIMITER ;
 
 DROP TABLE IF EXISTS vmailsql_new_domain;
 CREATE TABLE vmailsql_new_domain (
-    domain_name   VARCHAR(255) NOT NULL,
+    domain_name   VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
     unix_user     VARCHAR(255),
     password_hash VARCHAR(255),
     path          VARCHAR(255),
@@ -45,16 +46,16 @@ CREATE TABLE vmailsql_new_domain (
 
 DROP TABLE IF EXISTS vmailsql_new_forwarder;
 CREATE TABLE vmailsql_new_forwarder (
-    domain_name VARCHAR(255) NOT NULL,
-    local_part  VARCHAR(255) NOT NULL,
+    domain_name VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
+    local_part  VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
     remote_name VARCHAR(255) NOT NULL,
     PRIMARY KEY (domain_name, local_part)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 DROP TABLE IF EXISTS vmailsql_new_popbox;
 CREATE TABLE vmailsql_new_popbox (
-    domain_name   VARCHAR(255) NOT NULL,
-    local_part    VARCHAR(255) NOT NULL,
+    domain_name   VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
+    local_part    VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
     password_hash VARCHAR(255),
     mbox_name     VARCHAR(255),
     PRIMARY KEY (domain_name, local_part)
@@ -62,15 +63,15 @@ CREATE TABLE vmailsql_new_popbox (
 
 DROP TABLE IF EXISTS vmailsql_new_domain_alias;
 CREATE TABLE vmailsql_new_domain_alias (
-    domain_name VARCHAR(255) NOT NULL,
-    alias       VARCHAR(255) NOT NULL,
+    domain_name VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
+    alias       VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
     PRIMARY KEY (alias),
     KEY domain_alias_by_domain (domain_name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 DROP TABLE IF EXISTS vmailsql_new_web_session;
 CREATE TABLE vmailsql_new_web_session (
-    domain_name VARCHAR(255) NOT NULL,
+    domain_name VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
     session_id  CHAR(32),
     expires     INT,
     PRIMARY KEY (domain_name),

@@ -3,13 +3,17 @@
 -- tool keeps working, with these differences:
 --   * full-length unique keys instead of the 16/32-character prefix keys (which made
 --     'averyveryverylongdomain1.example' and '...2.example' collide);
---   * utf8mb4 with a binary collation: vmailsql stores names lower-cased and looks them up
---     lower-cased, so comparisons do not depend on the collation (and 'ä' never equals 'a');
+--   * utf8mb4; the name columns (domain names, local parts, aliases) are case-insensitive
+--     (utf8mb4_general_ci), as SQLite's NOCASE, so a 'Bob@Example.ORG' row another tool wrote
+--     is found as bob@example.org and cannot sit beside 'bob'. vmailsql stores names
+--     lower-cased and itself checks the names of the rows a lookup returns (ASCII letters
+--     case-insensitively, nothing else): that the collation also equates 'ä' with 'a' only
+--     makes the keys stricter. Everything else (passwords, paths, tokens) compares bytes;
 --   * indexes for every lookup: aliases by target domain, sessions by token hash.
 -- InnoDB with DYNAMIC rows (the default since MariaDB 10.2 / MySQL 5.7) allows 3072-byte keys.
 
 CREATE TABLE domain (
-    domain_name   VARCHAR(255) NOT NULL,
+    domain_name   VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
     unix_user     VARCHAR(255),
     password_hash VARCHAR(255),
     path          VARCHAR(255),
@@ -18,29 +22,29 @@ CREATE TABLE domain (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE forwarder (
-    domain_name VARCHAR(255) NOT NULL,
-    local_part  VARCHAR(255) NOT NULL,
+    domain_name VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
+    local_part  VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
     remote_name VARCHAR(255) NOT NULL,
     PRIMARY KEY (domain_name, local_part)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE popbox (
-    domain_name   VARCHAR(255) NOT NULL,
-    local_part    VARCHAR(255) NOT NULL,
+    domain_name   VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
+    local_part    VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
     password_hash VARCHAR(255),
     mbox_name     VARCHAR(255),
     PRIMARY KEY (domain_name, local_part)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE domain_alias (
-    domain_name VARCHAR(255) NOT NULL,
-    alias       VARCHAR(255) NOT NULL,
+    domain_name VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
+    alias       VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
     PRIMARY KEY (alias),
     KEY domain_alias_by_domain (domain_name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 CREATE TABLE web_session (
-    domain_name VARCHAR(255) NOT NULL,
+    domain_name VARCHAR(255) COLLATE utf8mb4_general_ci NOT NULL,
     session_id  CHAR(32),
     expires     INT,
     PRIMARY KEY (domain_name),

@@ -197,6 +197,12 @@ impl Entry {
     }
 
     /// A schema migration, with the counts and digest of the rows it moved.
+    /// The name columns of `tables` now compare case-insensitively (no row changed).
+    pub(crate) fn names_made_case_insensitive(tables: &[String]) -> Entry {
+        Entry::new("migration", "migrated", "", "case-insensitive names")
+            .after(format!("tables={}", tables.join(",")))
+    }
+
     pub(crate) fn migrated(records: &[Record]) -> Entry {
         let count = |f: fn(&Record) -> bool| records.iter().filter(|r| f(r)).count();
         Entry::new("migration", "migrated", "", "legacy to recommended").after(format!(

@@ -270,20 +270,12 @@ pub(crate) fn delete_popbox(
     domain: &str,
     local: &str,
 ) -> Result<bool> {
-    let before = sql::popbox(db, domain, local)?;
+    // only the row that truly has this name (a `_ci` collation would also delete `böb`)
+    let Some(before) = sql::popbox(db, domain, local)? else {
+        return Ok(false);
+    };
     let changed = sql::delete_popbox(db, domain, local)?;
-    when(db, v, changed, || {
-        Entry::popbox_deleted(&before.unwrap_or_else(|| gone(domain, local)))
-    })
-}
-
-fn gone(domain: &str, local: &str) -> Popbox {
-    Popbox {
-        domain: domain.to_string(),
-        local_part: local.to_string(),
-        password_hash: None,
-        mbox_name: None,
-    }
+    when(db, v, changed, || Entry::popbox_deleted(&before))
 }
 
 pub(crate) fn delete_forwarder(
@@ -320,7 +312,10 @@ pub(crate) fn set_popbox_hash(
     hash: &str,
     how: &'static str,
 ) -> Result<bool> {
-    let before = sql::popbox(db, domain, local)?.and_then(|p| p.password_hash);
+    let Some(popbox) = sql::popbox(db, domain, local)? else {
+        return Ok(false);
+    };
+    let before = popbox.password_hash;
     let changed = sql::set_popbox_hash(db, domain, local, hash)?;
     let name = format!("{local}@{domain}");
     when(db, v, changed, || {
@@ -366,6 +361,17 @@ pub(crate) fn expire_sessions(db: &mut dyn Backend, v: &Vmail, now: i64) -> Resu
     let count = sql::expire_sessions(db, now)?;
     when(db, v, count > 0, || Entry::sessions_expired(count))?;
     Ok(count)
+}
+
+/// After the name columns of `tables` were given the case-insensitive collation (DDL, committed
+/// implicitly, so the record follows it): the audit table if missing, then one record.
+pub(crate) fn names_made_case_insensitive(
+    db: &mut dyn Backend,
+    v: &Vmail,
+    tables: &[String],
+) -> Result<()> {
+    create_table(db)?;
+    record(db, v, Entry::names_made_case_insensitive(tables))
 }
 
 /// After a migration (DDL: MySQL commits it implicitly, so the record follows it): the audit

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::legacy;
+use super::{collation, legacy};
 use crate::error::{Error, Result};
 use crate::store::SchemaKind;
 use crate::vmail::Vmail;
@@ -31,15 +31,20 @@ pub enum CollisionRule {
     LegacyPrefixKey,
     /// One name is both a domain and a domain alias (the domain wins).
     DomainAndAlias,
+    /// Names the recommended MySQL schema's case-insensitive collation (`utf8mb4_general_ci`)
+    /// takes as one key though they differ in more than case (`bär` and `bar`, a trailing
+    /// space): they cannot coexist there either.
+    Collation,
 }
 
 impl CollisionRule {
-    /// `"lower-case"`, `"legacy prefix key"` or `"domain and alias"`.
+    /// `"lower-case"`, `"legacy prefix key"`, `"domain and alias"` or `"collation"`.
     pub fn as_str(self) -> &'static str {
         match self {
             CollisionRule::LowerCase => "lower-case",
             CollisionRule::LegacyPrefixKey => "legacy prefix key",
             CollisionRule::DomainAndAlias => "domain and alias",
+            CollisionRule::Collation => "collation",
         }
     }
 }
@@ -59,6 +64,10 @@ pub struct MigrationReport {
     pub collisions: Vec<Collision>,
     /// True when the tables were migrated (never on a dry run).
     pub applied: bool,
+    /// Tables of a recommended MySQL schema whose name columns compare case-sensitively (made
+    /// before the schema's names became case-insensitive): the migration gives them the
+    /// recommended collation, so rows other tools wrote in capitals are found.
+    pub case_sensitive: Vec<String>,
 }
 
 impl Vmail {
@@ -70,8 +79,9 @@ impl Vmail {
         self.read(legacy::schema_kind)
     }
 
-    /// Rows that collide once lower-cased, and popboxes or forwarders that collide under the
-    /// legacy 16/32-character prefix keys (they could not move back to a legacy site).
+    /// Rows that collide once lower-cased, rows that MySQL's recommended collation takes as
+    /// one name (see [`CollisionRule::Collation`]), and popboxes or forwarders that collide
+    /// under the legacy 16/32-character prefix keys (they could not move back to a legacy site).
     ///
     /// # Errors
     /// `Temporary` when the database is unreachable.
@@ -116,25 +126,64 @@ impl Vmail {
                 legacy_prefix_key,
             ));
         }
+        // groups that differ only in case are reported above, as lower-case collisions
+        let by_collation = self.read(collation::collisions)?;
+        found.extend(by_collation.into_iter().filter(|c| {
+            let first = c.rows.first().map(|r| r.to_lowercase());
+            !c.rows.iter().all(|r| Some(r.to_lowercase()) == first)
+        }));
         Ok(found)
     }
 
+    /// The vmail tables whose name columns compare case-sensitively (a binary collation on
+    /// MySQL), where a row another tool wrote in capitals is never found. `vmailctl migrate`
+    /// converts those of a recommended schema; a legacy schema's go with its migration.
+    ///
+    /// # Errors
+    /// `Temporary` when the database is unreachable.
+    pub fn case_sensitive_tables(&self) -> Result<Vec<String>> {
+        self.read(collation::case_sensitive_tables)
+    }
+
     /// Moves a legacy (prefix-key) MySQL schema to the recommended one: full-length keys,
-    /// utf8mb4, names lower-cased. Refuses, changing nothing, when any rows would collide; a dry
-    /// run only reports. The old tables are kept as `legacy_*`.
+    /// utf8mb4, names lower-cased and compared case-insensitively. On a recommended schema
+    /// whose name columns still compare case-sensitively, gives them the case-insensitive
+    /// collation. Refuses, changing nothing, when any rows would collide; a dry run only
+    /// reports. The old tables are kept as `legacy_*`.
     ///
     /// # Errors
     /// `InvalidInput` on SQLite; `Conflict` is not used: collisions are in the report.
     pub fn migrate_to_recommended(&self, dry_run: bool) -> Result<MigrationReport> {
         let found = self.schema_kind()?;
-        let collisions = match found {
-            Some(SchemaKind::Legacy) => self
-                .collisions()?
-                .into_iter()
-                .filter(|c| c.rule == CollisionRule::LowerCase)
-                .collect(),
+        let case_sensitive = match found {
+            Some(SchemaKind::Recommended) => self.case_sensitive_tables()?,
             _ => Vec::new(),
         };
+        let collisions: Vec<Collision> = if found == Some(SchemaKind::Legacy)
+            || !case_sensitive.is_empty()
+        {
+            self.collisions()?
+                .into_iter()
+                .filter(|c| matches!(c.rule, CollisionRule::LowerCase | CollisionRule::Collation))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if found == Some(SchemaKind::Recommended) && !case_sensitive.is_empty() {
+            let applied = collisions.is_empty() && !dry_run;
+            if applied {
+                self.ddl(|db| {
+                    collation::to_case_insensitive(db, &case_sensitive)?;
+                    crate::audit::names_made_case_insensitive(db, self, &case_sensitive)
+                })?;
+            }
+            return Ok(MigrationReport {
+                found,
+                collisions,
+                applied,
+                case_sensitive,
+            });
+        }
         let applied = found == Some(SchemaKind::Legacy) && collisions.is_empty() && !dry_run;
         if applied {
             self.ddl(|db| {
@@ -151,6 +200,7 @@ impl Vmail {
             found,
             collisions,
             applied,
+            case_sensitive,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! themselves are the backends' (`store::schema_text`); everything here runs through
 //! [`Vmail::ddl`], never the read path's retry.
 
+mod collation;
 mod complete;
 mod legacy;
 mod migrate;

@@ -316,13 +316,42 @@ pub(crate) fn domain(db: &mut dyn Backend, name: &str, lock: bool) -> Result<Opt
     Ok(db
         .query(&sql, &[name.into()])?
         .into_iter()
-        .next()
-        .map(domain_row))
+        .map(domain_row)
+        .find(|d| names_match(&d.name, name)))
 }
 
 pub(crate) fn domains(db: &mut dyn Backend) -> Result<Vec<Domain>> {
     let sql = format!("{DOMAIN_COLUMNS} ORDER BY domain_name");
-    Ok(db.query(&sql, &[])?.into_iter().map(domain_row).collect())
+    Ok(in_name_order(db.query(&sql, &[])?, &[0])
+        .into_iter()
+        .map(domain_row)
+        .collect())
+}
+
+/// `rows` ordered by the name columns `by`, compared as the library compares names (ASCII case
+/// folded, then as stored), so that listings and exports come out in one order on every
+/// backend: collations sort differently (`utf8mb4_general_ci` puts `_` after the letters,
+/// SQLite's `NOCASE` before them).
+fn in_name_order(mut rows: Vec<Row>, by: &[usize]) -> Vec<Row> {
+    rows.sort_by_cached_key(|row| {
+        by.iter()
+            .map(|&i| {
+                let name = row
+                    .get(i)
+                    .and_then(|v| v.clone().text())
+                    .unwrap_or_default();
+                (name.to_ascii_lowercase(), name)
+            })
+            .collect::<Vec<_>>()
+    });
+    rows
+}
+
+/// Whether column `i` of `row` truly names `wanted` (see [`names_match`]).
+fn column_names(row: &Row, i: usize, wanted: &str) -> bool {
+    row.get(i)
+        .and_then(|v| v.clone().text())
+        .is_some_and(|n| names_match(&n, wanted))
 }
 
 pub(crate) fn insert_domain(db: &mut dyn Backend, d: &Domain) -> Result<()> {
@@ -409,7 +438,10 @@ pub(crate) fn delete_domain(db: &mut dyn Backend, name: &str) -> Result<bool> {
     Ok(db.execute("DELETE FROM domain WHERE domain_name = ?", &[name.into()])? == 1)
 }
 
-/// The first row of `select` + `WHERE domain_name = ? AND local_part = ?`, mapped.
+/// The row of `select` (whose first columns are `domain_name, local_part`) + `WHERE
+/// domain_name = ? AND local_part = ?` that truly has that name ([`names_match`]), mapped.
+/// A `_ci` collation also returns `böb` for `bob`: the write paths that read first then act
+/// only on the row they asked for.
 fn one_by_address<T>(
     db: &mut dyn Backend,
     select: &str,
@@ -419,10 +451,13 @@ fn one_by_address<T>(
 ) -> Result<Option<T>> {
     let sql = format!("{select} WHERE domain_name = ? AND local_part = ?");
     let rows = db.query(&sql, &[domain.into(), local_part.into()])?;
-    Ok(rows.into_iter().next().map(map))
+    let is_named = |row: &Row| column_names(row, 0, domain) && column_names(row, 1, local_part);
+    Ok(rows.into_iter().find(is_named).map(map))
 }
 
-/// All rows of `select` for one domain (by local part) or for all (by domain, local part).
+/// All rows of `select` (whose first columns are `domain_name, local_part`) for one domain (by
+/// local part) or for all (by domain, local part). One domain's are only those that truly
+/// name it ([`names_match`]).
 fn all_of_domain<T>(
     db: &mut dyn Backend,
     select: &str,
@@ -436,7 +471,11 @@ fn all_of_domain<T>(
         )?,
         None => db.query(&format!("{select} ORDER BY domain_name, local_part"), &[])?,
     };
-    Ok(rows.into_iter().map(map).collect())
+    let rows = rows
+        .into_iter()
+        .filter(|row| domain.is_none_or(|d| column_names(row, 0, d)))
+        .collect();
+    Ok(in_name_order(rows, &[0, 1]).into_iter().map(map).collect())
 }
 
 // ---- popboxes ----
@@ -595,7 +634,10 @@ pub(crate) fn alias_for_update(db: &mut dyn Backend, alias: &str) -> Result<Opti
         db.lock_clause()
     );
     let rows = db.query(&sql, &[alias.into()])?;
-    Ok(rows.into_iter().next().map(alias_row))
+    Ok(rows
+        .into_iter()
+        .map(alias_row)
+        .find(|a| names_match(&a.alias, alias)))
 }
 
 pub(crate) fn aliases(db: &mut dyn Backend, domain: Option<&str>) -> Result<Vec<DomainAlias>> {
@@ -609,7 +651,14 @@ pub(crate) fn aliases(db: &mut dyn Backend, domain: Option<&str>) -> Result<Vec<
             &[],
         )?,
     };
-    Ok(rows.into_iter().map(alias_row).collect())
+    let rows = rows
+        .into_iter()
+        .filter(|row| domain.is_none_or(|d| column_names(row, 1, d)))
+        .collect();
+    Ok(in_name_order(rows, &[1, 0])
+        .into_iter()
+        .map(alias_row)
+        .collect())
 }
 
 pub(crate) fn insert_alias(db: &mut dyn Backend, a: &DomainAlias) -> Result<()> {

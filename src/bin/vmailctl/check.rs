@@ -90,9 +90,8 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Outcome<Report> {
     let vmail = ctx.vmail()?;
     let site = Site::load(&vmail)?;
     let mut findings = schema_findings(&vmail, &site)?;
-    let exact = vmail.store_kind() == StoreKind::Mysql
-        && vmail.schema_kind()? == Some(vmailsql::SchemaKind::Recommended);
-    findings.extend(rows::findings(&site, exact));
+    let case_sensitive = vmail.case_sensitive_tables()?;
+    findings.extend(rows::findings(&site, &case_sensitive));
     let hashes = hashes::Census::take(&site);
     findings.extend(hashes.findings());
     findings.extend(collision_findings(&vmail)?);
@@ -131,6 +130,17 @@ fn schema_findings(vmail: &Vmail, site: &Site) -> Outcome<Vec<Finding>> {
         found.push(Finding::warning(
             "legacy-schema",
             "the seed's schema with 16/32-character prefix keys: see `vmailctl migrate --dry-run`",
+        ));
+    }
+    let case_sensitive = vmail.case_sensitive_tables()?;
+    if !case_sensitive.is_empty() {
+        found.push(Finding::warning(
+            "case-sensitive-names",
+            format!(
+                "tables {} compare names case-sensitively, so rows other tools write in capitals \
+                 are never found: `vmailctl migrate` makes them compare case-insensitively",
+                case_sensitive.join(", ")
+            ),
         ));
     }
     for t in vmail.table_engines()?.iter().filter(|t| !t.transactional) {
@@ -186,6 +196,14 @@ fn collision_findings(vmail: &Vmail) -> Outcome<Vec<Finding>> {
                 Finding::warning(
                     "prefix-collision",
                     format!("{line} (only matters on the legacy schema)"),
+                )
+            } else if c.rule == vmailsql::CollisionRule::Collation {
+                // both rows work where they are; only the recommended schema's keys refuse them
+                Finding::warning(
+                    "collation-collision",
+                    format!(
+                        "{line} (blocks `vmailctl migrate`: one key in the recommended schema)"
+                    ),
                 )
             } else {
                 Finding::problem("collision", line)

@@ -139,6 +139,7 @@ fn migrate_schema(vmail: &Vmail, args: &MigrateArgs) -> Outcome<Report> {
         "dry_run": args.dry_run,
         "applied": report.applied,
         "collisions": report.collisions.iter().map(collision_json).collect::<Vec<_>>(),
+        "case_sensitive": report.case_sensitive,
     });
     let human = match report.found {
         None => {
@@ -147,12 +148,12 @@ fn migrate_schema(vmail: &Vmail, args: &MigrateArgs) -> Outcome<Report> {
                 "the database has no vmail tables: run `vmailctl init`",
             ))
         }
-        Some(SchemaKind::Recommended) => {
+        Some(SchemaKind::Recommended) if report.case_sensitive.is_empty() => {
             "the schema is already the recommended one; nothing to migrate".to_string()
         }
-        Some(SchemaKind::Legacy) if !report.collisions.is_empty() => {
+        _ if !report.collisions.is_empty() => {
             let mut lines = vec![format!(
-                "{}: {} collision(s) once names are lower-cased; fix or delete these rows first:",
+                "{}: {} collision(s) under the recommended schema's keys; fix or delete these rows first:",
                 if args.dry_run {
                     "migration would be refused"
                 } else {
@@ -163,6 +164,16 @@ fn migrate_schema(vmail: &Vmail, args: &MigrateArgs) -> Outcome<Report> {
             lines.extend(report.collisions.iter().map(collision_line));
             return Ok(Report::new(lines.join("\n"), json).with_code(CONFLICT));
         }
+        Some(SchemaKind::Recommended) if args.dry_run => format!(
+            "recommended schema whose names compare case-sensitively (tables {}), no collisions: \
+             `vmailctl migrate` would make them case-insensitive, so rows other tools wrote in \
+             capitals are found",
+            report.case_sensitive.join(", ")
+        ),
+        Some(SchemaKind::Recommended) => format!(
+            "names now compare case-insensitively in tables {}",
+            report.case_sensitive.join(", ")
+        ),
         Some(SchemaKind::Legacy) if args.dry_run => {
             "legacy schema found, no collisions: `vmailctl migrate` would move it to the \
              recommended schema (full-length keys, names lower-cased, old tables kept as legacy_*)"

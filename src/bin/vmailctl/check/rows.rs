@@ -7,11 +7,11 @@ use vmailsql::{address, CATCH_ALL};
 
 use super::{Finding, Site};
 
-/// `case_matters`: the database compares names exactly (the recommended MySQL schema), so a
-/// row that is not lower-case is never found by a lookup.
-pub fn findings(site: &Site, case_matters: bool) -> Vec<Finding> {
+/// `case_sensitive`: the tables whose name columns compare case-sensitively (a binary
+/// collation), where a row that is not lower-case is never found by a lookup.
+pub fn findings(site: &Site, case_sensitive: &[String]) -> Vec<Finding> {
     let mut found = orphans(site);
-    found.extend(mixed_case(site, case_matters));
+    found.extend(mixed_case(site, case_sensitive));
     found.extend(site.domains.iter().flat_map(|d| domain_safety(site, d)));
     found.extend(mailbox_safety(site));
     found.extend(shared_mboxes(site));
@@ -199,49 +199,58 @@ fn forwarder_rows(site: &Site) -> Vec<Finding> {
     found
 }
 
-/// Rows written by other tools with capitals: the library looks names up lower-cased.
-fn mixed_case(site: &Site, case_matters: bool) -> Vec<Finding> {
+/// Rows written by other tools with capitals in tables that compare names case-sensitively:
+/// the library looks names up lower-cased, so they are never found. Where names compare
+/// case-insensitively (SQLite, the legacy schema, the recommended MySQL schema) such rows
+/// resolve, log in and delete like lower-case ones, and need no finding.
+fn mixed_case(site: &Site, case_sensitive: &[String]) -> Vec<Finding> {
+    let exact = |table: &str| case_sensitive.iter().any(|t| t == table);
     let domain_ok = |d: &str| d == d.to_lowercase();
     let address_ok = |l: &str, d: &str| l == l.to_ascii_lowercase() && domain_ok(d);
     let mut names: Vec<String> = Vec::new();
-    names.extend(
-        site.domains
-            .iter()
-            .filter(|d| !domain_ok(&d.name))
-            .map(|d| format!("domain {}", d.name)),
-    );
-    names.extend(
-        site.aliases
-            .iter()
-            .filter(|a| !domain_ok(&a.alias) || !domain_ok(&a.domain))
-            .map(|a| format!("alias {} of {}", a.alias, a.domain)),
-    );
-    names.extend(
-        site.popboxes
-            .iter()
-            .filter(|p| !address_ok(&p.local_part, &p.domain))
-            .map(|p| format!("popbox {}@{}", p.local_part, p.domain)),
-    );
-    names.extend(
-        site.forwarders
-            .iter()
-            .filter(|f| !address_ok(&f.local_part, &f.domain))
-            .map(|f| format!("forwarder {}@{}", f.local_part, f.domain)),
-    );
+    if exact("domain") {
+        names.extend(
+            site.domains
+                .iter()
+                .filter(|d| !domain_ok(&d.name))
+                .map(|d| format!("domain {}", d.name)),
+        );
+    }
+    if exact("domain_alias") {
+        names.extend(
+            site.aliases
+                .iter()
+                .filter(|a| !domain_ok(&a.alias) || !domain_ok(&a.domain))
+                .map(|a| format!("alias {} of {}", a.alias, a.domain)),
+        );
+    }
+    if exact("popbox") {
+        names.extend(
+            site.popboxes
+                .iter()
+                .filter(|p| !address_ok(&p.local_part, &p.domain))
+                .map(|p| format!("popbox {}@{}", p.local_part, p.domain)),
+        );
+    }
+    if exact("forwarder") {
+        names.extend(
+            site.forwarders
+                .iter()
+                .filter(|f| !address_ok(&f.local_part, &f.domain))
+                .map(|f| format!("forwarder {}@{}", f.local_part, f.domain)),
+        );
+    }
     names
         .into_iter()
         .map(|name| {
-            if case_matters {
-                Finding::problem(
-                    "mixed-case",
-                    format!("{name}: not lower-case, so lookups never find it"),
-                )
-            } else {
-                Finding::warning(
-                    "mixed-case",
-                    format!("{name}: not lower-case; found only because the database ignores case"),
-                )
-            }
+            Finding::problem(
+                "mixed-case",
+                format!(
+                    "{name}: not lower-case in a table that compares names case-sensitively, \
+                     so lookups never find it; `vmailctl migrate` makes the names compare \
+                     case-insensitively"
+                ),
+            )
         })
         .collect()
 }
