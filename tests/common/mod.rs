@@ -6,6 +6,8 @@
 //! MariaDB is a test failure naming the package to install, never a skip.
 #![allow(dead_code)]
 
+pub mod replication;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
