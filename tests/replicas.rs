@@ -337,6 +337,13 @@ fn replicas_must_be_mysql_servers() {
         err.to_string().contains("replicas must be mysql://"),
         "{err}"
     );
+    let config = Config {
+        replicas: vec!["mysql://u@r1/d".into()],
+        ..Config::with_database("sqlite:///tmp/x.db")
+    };
+    let err = Vmail::open(config).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("is not one"), "{err}");
     let parsed = Config::parse(
         "database = mysql://u@p/d\nreplicas = mysql://u@r1/d mysql://u@r2/d\n\
          max_replica_lag = 5\nreplica_recheck = 2.5\n",

@@ -174,16 +174,19 @@ pub(crate) fn check_urls(config: &Config) -> Result<()> {
         .databases
         .iter()
         .try_for_each(|url| kind_of_url(url).map(drop))?;
-    match config
-        .replicas
-        .iter()
-        .find(|url| !url.starts_with("mysql://"))
-    {
-        Some(url) => Err(Error::invalid(format!(
+    let not_mysql = |url: &&String| !url.starts_with("mysql://");
+    if let Some(url) = config.replicas.iter().find(not_mysql) {
+        return Err(Error::invalid(format!(
             "replicas must be mysql://... URLs (MariaDB or MySQL read servers), not {:?}",
             redact_url(url)
+        )));
+    }
+    match config.databases.iter().find(not_mysql) {
+        Some(url) if !config.replicas.is_empty() => Err(Error::invalid(format!(
+            "replicas replicate a MySQL/MariaDB primary; database {:?} is not one",
+            redact_url(url)
         ))),
-        None => Ok(()),
+        _ => Ok(()),
     }
 }
 
