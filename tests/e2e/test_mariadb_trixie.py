@@ -47,12 +47,14 @@ class Mariadb118:
         self.port = free_port()
         install = self.chroot("mariadb-install-db", "--no-defaults", "--user=root",
                               "--auth-root-authentication-method=normal", "--skip-test-db",
-                              f"--datadir={self.inner}/data")
+                              # the root has no /etc/hosts: grants by address, no name lookup
+                              "--force", "--skip-name-resolve", f"--datadir={self.inner}/data")
         assert install.returncode == 0, install.stderr[-2000:]
         server = ["/usr/sbin/mariadbd", "--no-defaults", "--user=root",
                   f"--datadir={self.inner}/data", f"--socket={self.inner}/sock",
                   f"--pid-file={self.inner}/pid", f"--log-error={self.inner}/err",
-                  f"--port={self.port}", "--bind-address=127.0.0.1", "--skip-log-bin",
+                  f"--port={self.port}", "--bind-address=127.0.0.1", "--skip-name-resolve",
+                  "--skip-log-bin",
                   "--innodb-buffer-pool-size=32M"]
         self.proc = subprocess.Popen(
             ["chroot", str(root), "sh", "-c", '"$@" & pid=$!; read _; kill $pid; wait $pid',
