@@ -115,7 +115,7 @@ impl Vmail {
     /// lag, or why it is skipped. Empty without `replicas`. Never fails: a server that cannot
     /// be reached says so in its status.
     pub fn check_replicas(&self) -> Vec<crate::ReplicaStatus> {
-        self.lock().check_replicas()
+        store::check_replicas(&self.config)
     }
 
     /// A write of exactly one statement (see `Store::write_one`).

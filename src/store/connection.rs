@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::servers::{self, Candidate, Health, ReplicaStatus};
+use super::servers::{self, Candidate, Health};
 use super::{call_budget, connect, kind_of_url, refuse_without_transactions, Backend, StoreKind};
 use crate::config::{redact_url, Config};
 use crate::domain_cache::DomainCache;
@@ -115,15 +115,22 @@ impl Store {
         true
     }
 
-    /// Opens `url` with its configured timeouts cut to what is left of the call's budget.
-    fn open(&self, url: &str, last: &Error) -> Result<Link> {
-        let left = self.time_left();
-        if left.is_zero() {
-            return Err(Error::temporary(format!(
+    /// The error of a call whose budget is spent (`last`: the failure before), if it is.
+    fn budget_spent(&self, last: &Error) -> Option<Error> {
+        self.time_left().is_zero().then(|| {
+            Error::temporary(format!(
                 "no database answered within {} s ({last})",
                 call_budget(&self.config).as_secs_f32()
-            )));
+            ))
+        })
+    }
+
+    /// Opens `url` with its configured timeouts cut to what is left of the call's budget.
+    fn open(&self, url: &str, last: &Error) -> Result<Link> {
+        if let Some(spent) = self.budget_spent(last) {
+            return Err(spent);
         }
+        let left = self.time_left();
         let mut config = self.config.clone();
         config.connect_timeout = config.connect_timeout.min(left);
         config.read_timeout = config.read_timeout.min(left);
@@ -143,8 +150,8 @@ impl Store {
         let mut last = Error::invalid("no database URL configured");
         let primaries = self.config.databases.clone();
         for url in self.health.order(&primaries) {
-            if self.time_left().is_zero() {
-                return self.open(url, &last);
+            if let Some(spent) = self.budget_spent(&last) {
+                return Err(spent);
             }
             match self.open(url, &last) {
                 Ok(link) => return Ok(link),
@@ -172,8 +179,9 @@ impl Store {
                     url
                 }
             };
-            if self.time_left().is_zero() {
-                return spare.map_or_else(|| self.open(url, &last), Ok);
+            if let Some(spent) = self.budget_spent(&last) {
+                last = spent;
+                break;
             }
             let mut link = match self.open(url, &last) {
                 Ok(link) => link,
@@ -226,20 +234,6 @@ impl Store {
                 }
             }
         }
-    }
-
-    /// Asks every read server for its replication state, each on a connection of its own
-    /// (the handle's connections are left alone).
-    pub(crate) fn check_replicas(&self) -> Vec<ReplicaStatus> {
-        let max_lag = self.config.max_replica_lag;
-        self.config
-            .replicas
-            .iter()
-            .map(|url| {
-                let state = connect(url, &self.config).and_then(|mut db| db.replica_state());
-                ReplicaStatus::of(url, state, max_lag)
-            })
-            .collect()
     }
 
     /// What is left of the current call's budget (all of it outside a call).
@@ -340,8 +334,8 @@ impl Store {
 
     /// A write done on the side of a lookup (a rehash after a login, a failed sign-in's audit
     /// record): as [`Store::write`], but the handle's lookups stay on the read servers, and
-    /// it is not even tried while the primary was found down lately (a lookup must not wait
-    /// for it).
+    /// with replicas it is not even tried while the primary was found down lately (a lookup
+    /// must not wait for it; without replicas the one server is always tried, as before).
     pub(crate) fn write_aside<T>(
         &mut self,
         op: impl Fn(&mut dyn Backend) -> Result<T>,

@@ -190,6 +190,19 @@ pub(crate) fn check_urls(config: &Config) -> Result<()> {
     }
 }
 
+/// Asks every read server of `config` for its replication state, each on a connection of its
+/// own (no handle's connection or lock is involved).
+pub(crate) fn check_replicas(config: &Config) -> Vec<ReplicaStatus> {
+    config
+        .replicas
+        .iter()
+        .map(|url| {
+            let state = connect(url, config).and_then(|mut db| db.replica_state());
+            ReplicaStatus::of(url, state, config.max_replica_lag)
+        })
+        .collect()
+}
+
 /// The most one call may wait for the database, failover and retries included:
 /// `connect_timeout + read_timeout`. A held connection's statement waits at most `read_timeout`
 /// and is not retried after a timeout; a connection opened during a call gets what remains.

@@ -101,13 +101,7 @@ pub fn run(ctx: &Context, args: CheckArgs) -> Outcome<Report> {
     let problems = findings.iter().filter(|f| f.problem).count();
     let warnings = findings.len() - problems;
     let bad = problems > 0 || (args.strict && warnings > 0);
-    let mut human = human(&vmail, &site, &hashes, &findings)?;
-    if !replicas.is_empty() {
-        human.insert_str(
-            human.find('\n').unwrap_or(human.len()),
-            &replicas_text(&replicas),
-        );
-    }
+    let human = human(&vmail, &site, &hashes, &replicas, &findings)?;
     let json = json!({
         "ok": !bad,
         "summary": summary_json(&vmail, &site)?,
@@ -226,7 +220,7 @@ fn replica_findings(replicas: &[ReplicaStatus]) -> Vec<Finding> {
         .collect()
 }
 
-/// `\nreplicas: URL 0 s behind, URL skipped`.
+/// `replicas: URL 0 s behind, URL skipped`.
 fn replicas_text(replicas: &[ReplicaStatus]) -> String {
     let each: Vec<String> = replicas
         .iter()
@@ -236,7 +230,7 @@ fn replicas_text(replicas: &[ReplicaStatus]) -> String {
             (None, None) => format!("{} current", r.server),
         })
         .collect();
-    format!("\nreplicas: {}", each.join(", "))
+    format!("replicas: {}", each.join(", "))
 }
 
 fn summary_json(vmail: &Vmail, site: &Site) -> Outcome<Value> {
@@ -299,6 +293,7 @@ fn human(
     vmail: &Vmail,
     site: &Site,
     hashes: &hashes::Census,
+    replicas: &[ReplicaStatus],
     findings: &[Finding],
 ) -> Outcome<String> {
     let mut out = vec![format!(
@@ -311,6 +306,9 @@ fn human(
         store_name(vmail),
         engines_text(vmail)?
     )];
+    if !replicas.is_empty() {
+        out.push(replicas_text(replicas));
+    }
     out.push(String::new());
     out.push(hashes.table());
     for (problem, title) in [(true, "problems:"), (false, "warnings:")] {
