@@ -7,11 +7,17 @@
 //! deleted popbox stops resolving at once. An entry lives at most `domain_cache_max_age`
 //! (`0` turns the cache off), is dropped on every write through the handle, and never passes
 //! into a forked child: an Exim process starts with an empty cache.
+//!
+//! The one exception is a read-ahead: a domain check that names the address about to be
+//! routed (Exim's routers test the domain list just before the lookup router runs) reads that
+//! address's route in the same statement, and the next resolution of that very address takes
+//! it instead of asking again. It is used once, under the same age bound, and only the last one
+//! is kept.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::store::sql::DomainRow;
+use crate::store::sql::{DomainRow, RouteRow};
 
 /// Most names remembered (the cache is emptied when full: a bound, not an eviction policy).
 const MAX_ENTRIES: usize = 1024;
@@ -22,6 +28,15 @@ pub(crate) struct DomainCache {
     pid: u32,
     /// Name as looked up → (when read, the domain it stands for, or `None`: not local).
     entries: HashMap<String, (Instant, Option<DomainRow>)>,
+    ahead: Option<ReadAhead>,
+}
+
+/// The route of one address, read with its domain for the resolution that follows.
+struct ReadAhead {
+    domain: String,
+    local_part: String,
+    read_at: Instant,
+    route: RouteRow,
 }
 
 impl DomainCache {
@@ -30,6 +45,7 @@ impl DomainCache {
             max_age,
             pid: std::process::id(),
             entries: HashMap::new(),
+            ahead: None,
         }
     }
 
@@ -52,16 +68,49 @@ impl DomainCache {
         self.entries.insert(name.to_string(), (read_at, row));
     }
 
+    /// Keeps the route of `local_part@domain` (both normalised) for the next
+    /// [`take_route`](Self::take_route) of that address; replaces any earlier one.
+    pub(crate) fn keep_route(
+        &mut self,
+        domain: &str,
+        local_part: &str,
+        route: RouteRow,
+        read_at: Instant,
+    ) {
+        if self.max_age.is_zero() {
+            return;
+        }
+        self.forget_if_forked();
+        self.ahead = Some(ReadAhead {
+            domain: domain.to_string(),
+            local_part: local_part.to_string(),
+            read_at,
+            route,
+        });
+    }
+
+    /// The route kept for `local_part@domain` when it is younger than the maximum age; any
+    /// kept route is gone afterwards, whichever address it was for.
+    pub(crate) fn take_route(&mut self, domain: &str, local_part: &str) -> Option<RouteRow> {
+        self.forget_if_forked();
+        let ahead = self.ahead.take()?;
+        (ahead.domain == domain
+            && ahead.local_part == local_part
+            && ahead.read_at.elapsed() < self.max_age)
+            .then_some(ahead.route)
+    }
+
     /// Forgets everything (after a write through the handle).
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
+        self.ahead = None;
     }
 
     fn forget_if_forked(&mut self) {
         let pid = std::process::id();
         if pid != self.pid {
             self.pid = pid;
-            self.entries.clear();
+            self.clear();
         }
     }
 }
@@ -107,11 +156,44 @@ mod tests {
         assert!(c.entries.len() <= MAX_ENTRIES);
     }
 
+    fn route() -> RouteRow {
+        RouteRow {
+            domain: row().unwrap(),
+            mbox_name: Some("alice".into()),
+            ..RouteRow::default()
+        }
+    }
+
+    #[test]
+    fn a_read_ahead_serves_its_address_once_within_the_age() {
+        let mut c = DomainCache::new(Duration::from_millis(50));
+        c.keep_route("example.org", "alice", route(), Instant::now());
+        assert!(c.take_route("example.org", "bob").is_none());
+        assert!(
+            c.take_route("example.org", "alice").is_none(),
+            "taken by the miss"
+        );
+        c.keep_route("example.org", "alice", route(), Instant::now());
+        assert!(c.take_route("example.org", "alice").is_some());
+        assert!(c.take_route("example.org", "alice").is_none(), "used once");
+        let old = Instant::now() - Duration::from_millis(60);
+        c.keep_route("example.org", "alice", route(), old);
+        assert!(c.take_route("example.org", "alice").is_none());
+        c.keep_route("example.org", "alice", route(), Instant::now());
+        c.clear();
+        assert!(c.take_route("example.org", "alice").is_none());
+        let mut off = DomainCache::new(Duration::ZERO);
+        off.keep_route("example.org", "alice", route(), Instant::now());
+        assert!(off.take_route("example.org", "alice").is_none());
+    }
+
     #[test]
     fn a_forked_child_starts_empty() {
         let mut c = DomainCache::new(Duration::from_secs(60));
         c.put("example.org", row(), Instant::now());
+        c.keep_route("example.org", "alice", route(), Instant::now());
         c.pid = c.pid.wrapping_add(1); // as if this were the parent's cache in a child
+        assert!(c.take_route("example.org", "alice").is_none());
         assert_eq!(c.get("example.org"), None);
     }
 }

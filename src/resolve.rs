@@ -82,6 +82,10 @@ impl Vmail {
         let domain = address::normalize_domain(domain)?;
         let not_local = || Error::not_found(format!("{domain} is not a local domain"));
         let mut store = self.lock();
+        if let Some(route) = store.domains.take_route(&domain, &local_part) {
+            drop(store);
+            return decide(route, local_part);
+        }
         let route = match store.domains.get(&domain) {
             // The domain was read a moment ago: only the forwarder and the popbox are left.
             Some(Some(row)) => store.read(|db| sql::route_in(db, &row, &local_part))?,
@@ -107,13 +111,46 @@ impl Vmail {
     /// `NotFound` when the domain is not local; `InvalidInput` for a malformed name;
     /// `Temporary` when the database is unreachable.
     pub fn local_domain(&self, domain: &str) -> Result<String> {
+        self.local_domain_reading(domain, None)
+    }
+
+    /// As [`Vmail::local_domain`], asked just before `local_part@domain` is resolved (Exim tests
+    /// its domain list in the router that precedes the lookup). A domain not yet known is read
+    /// in one statement together with that address's route, and the next
+    /// [`Vmail::resolve_parts`] of the same address uses it instead of asking again: routing an
+    /// address in a new domain costs one query, not two. The route is used once, and only
+    /// within `domain_cache_max_age` (`0`: never kept). A local part that cannot exist is
+    /// ignored: only the domain is asked about.
+    ///
+    /// # Errors
+    /// As [`Vmail::local_domain`].
+    pub fn local_domain_for(&self, local_part: &str, domain: &str) -> Result<String> {
+        let local_part = address::normalize_lookup_local_part(local_part).ok();
+        self.local_domain_reading(domain, local_part.as_deref())
+    }
+
+    /// The real domain behind `domain`; when the database must be asked and `local_part` is
+    /// given, that address's route is read in the same statement and kept for its resolution.
+    fn local_domain_reading(&self, domain: &str, local_part: Option<&str>) -> Result<String> {
         let domain = address::normalize_domain(domain)?;
         let mut store = self.lock();
         let row = match store.domains.get(&domain) {
             Some(row) => row,
             None => {
                 let read_at = Instant::now();
-                let row = store.read(|db| sql::local_domain(db, &domain))?;
+                let row = match local_part {
+                    None => store.read(|db| sql::local_domain(db, &domain))?,
+                    Some(local_part) => {
+                        let route = store.read(|db| sql::route(db, &domain, local_part))?;
+                        route.map(|route| {
+                            let row = route.domain.clone();
+                            store
+                                .domains
+                                .keep_route(&domain, local_part, route, read_at);
+                            row
+                        })
+                    }
+                };
                 store.domains.put(&domain, row.clone(), read_at);
                 row
             }

@@ -105,7 +105,70 @@ fn writes_through_the_handle_and_zero_age_see_everything_at_once(b: Backend) {
     assert_eq!(rule(off.resolve("x@example.org")), Ok(Rule::CatchAll));
 }
 
+/// A domain check that names the address (Exim's routers) reads its route ahead: the next
+/// resolution of that address may use it once within the bound, never later and never twice.
+fn a_read_ahead_route_is_used_once_and_only_within_the_bound(b: Backend) {
+    let fx = Fixture::with(b, |c| c.domain_cache_max_age = Some(MAX_AGE));
+    let admin = fx.reopen(|_| {});
+    admin
+        .add_domain(&NewDomain::new(
+            "example.org",
+            "/var/mail/example.org",
+            "vmail",
+        ))
+        .unwrap();
+    for name in ["alice", "bob"] {
+        admin
+            .add_popbox("example.org", name, "pw-secret-1", None)
+            .unwrap();
+    }
+    let v = &fx.vmail;
+    assert_eq!(
+        v.local_domain_for("Alice", "Example.ORG").unwrap(),
+        "example.org"
+    );
+    let read_at = Instant::now();
+    admin.delete_popbox("example.org", "alice").unwrap();
+    let first = rule(v.resolve("alice@example.org"));
+    if read_at.elapsed() < MAX_AGE {
+        assert_eq!(first, Ok(Rule::Popbox), "the route read with the domain");
+    }
+    assert_eq!(
+        rule(v.resolve("alice@example.org")),
+        Err(ErrorKind::NotFound)
+    );
+
+    // Past the bound the route read ahead is not used: the popbox is asked for again.
+    let fresh = fx.reopen(|c| c.domain_cache_max_age = Some(MAX_AGE));
+    fresh.local_domain_for("bob", "example.org").unwrap();
+    admin.delete_popbox("example.org", "bob").unwrap();
+    std::thread::sleep(MAX_AGE);
+    assert_eq!(
+        rule(fresh.resolve("bob@example.org")),
+        Err(ErrorKind::NotFound)
+    );
+
+    // Age 0 keeps nothing; an unknown domain and an impossible local part answer as before.
+    let off = fx.reopen(|c| c.domain_cache_max_age = Some(Duration::ZERO));
+    admin
+        .add_popbox("example.org", "carol", "pw-secret-1", None)
+        .unwrap();
+    off.local_domain_for("carol", "example.org").unwrap();
+    admin.delete_popbox("example.org", "carol").unwrap();
+    assert_eq!(
+        rule(off.resolve("carol@example.org")),
+        Err(ErrorKind::NotFound)
+    );
+    let unknown = fresh.local_domain_for("carol", "remote.example");
+    assert_eq!(unknown.unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        fresh.local_domain_for("a\u{1}b", "example.org").unwrap(),
+        "example.org"
+    );
+}
+
 both_backends!(
+    a_read_ahead_route_is_used_once_and_only_within_the_bound,
     deleted_rows_stop_resolving_within_the_bound,
     writes_through_the_handle_and_zero_age_see_everything_at_once,
 );

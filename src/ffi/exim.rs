@@ -7,8 +7,8 @@
 //! | function | arguments | `OK` yields |
 //! |---|---|---|
 //! | `vmailsql_exim_resolve` | `{local_part}{domain}[{config}]` | `rule="popbox" address="…" route="popbox …" local_part="…" domain="…" path="…" domain_path="…" user="…" targets="…"` |
-//! | `vmailsql_exim_local_domain` | `{domain}[{config}]` | the real domain (an alias's target) |
-//! | `vmailsql_exim_match_domain` | `{domain}[{config}]` | the domain itself (ASCII lower-case, as in `$domain`): an item for a `domainlist` |
+//! | `vmailsql_exim_local_domain` | `{domain}[{config}[{local_part}]]` | the real domain (an alias's target) |
+//! | `vmailsql_exim_match_domain` | `{domain}[{config}[{local_part}]]` | the domain itself (ASCII lower-case, as in `$domain`): an item for a `domainlist` |
 //!
 //! The resolution is the seed's three routers in one database round trip. Every value is in
 //! double quotes (`\"` and `\\` escaped) so `${extract{path}{$address_data}}` reads it back
@@ -51,7 +51,11 @@
 //! `vmailsql_exim_resolve` are kept by the handle for `domain_cache_max_age` (60 seconds unless
 //! configured; `0` turns it off), and never beyond the Exim process: a domain list is tested
 //! several times while one address is routed, and the resolution that follows the domain check
-//! then reads only the forwarder and the popbox. Popboxes and forwarders are never kept.
+//! then reads only the forwarder and the popbox. Given `{$local_part}` as well, a domain check
+//! that must ask the database reads the address's route in the same statement, and the
+//! `vmailsql_exim_resolve` of that address that follows uses it, once, within the same bound:
+//! routing an address costs one query whether or not its domain was seen before. Nothing
+//! else of a popbox or a forwarder is kept.
 //!
 //! Nothing here writes to stdout or stderr (under `exim -bs` stdout is the SMTP dialogue), and no
 //! panic crosses into Exim: each entry catches it and reports `ERROR`.
@@ -169,8 +173,16 @@ impl Handle {
     /// The real domain behind `domain` (normalised). The handle keeps the answer, and the
     /// domain row with it, for the resolutions that follow (the core's domain cache: at most
     /// `domain_cache_max_age`, and never beyond this Exim process).
-    fn local_domain(&self, domain: &str) -> Result<Option<String>, Error> {
-        match self.vmail.local_domain(domain) {
+    /// With `local_part` (Exim's `$local_part`, empty outside routing and RCPT), a domain not yet
+    /// known is read together with that address's route, for the `vmailsql_exim_resolve` that
+    /// follows.
+    fn local_domain(&self, domain: &str, local_part: &str) -> Result<Option<String>, Error> {
+        let answer = if local_part.is_empty() {
+            self.vmail.local_domain(domain)
+        } else {
+            self.vmail.local_domain_for(local_part, domain)
+        };
+        match answer {
             Ok(real) => Ok(Some(real)),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
@@ -248,10 +260,22 @@ fn resolve(args: &Args<'_>) -> Outcome {
 
 fn domain_lookup(args: &Args<'_>, name: &str, real: bool) -> Outcome {
     let run = || -> Result<String, Outcome> {
-        check_argc(args, name, 1, "{domain}[{config}]")?;
+        let usage = "{domain}[{config}[{local_part}]]";
+        if args.len() == 3 {
+            check_argc(&args[..2], name, 1, usage)?;
+        } else {
+            check_argc(args, name, 1, usage)?;
+        }
         let (domain, as_exim_has_it) = checked_domain(text(args, 0, "domain")?)?;
+        // A local part that is not UTF-8 cannot exist: only the domain is asked about.
+        let local_part = args
+            .get(2)
+            .copied()
+            .flatten()
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default();
         let handle = handle(config_arg(args, 1)?)?;
-        match handle.local_domain(&domain) {
+        match handle.local_domain(&domain, local_part) {
             Ok(Some(target)) => Ok(if real { target } else { as_exim_has_it }),
             Ok(None) => Err(Outcome::Declined(format!(
                 "vmailsql: {domain} is not a local domain"
@@ -693,8 +717,37 @@ mod tests {
         let (code, y) = call(vmailsql_exim_resolve, &["only-one"]);
         assert_eq!(code, ERROR);
         assert!(y.contains("takes"), "{y}");
-        let (code, _) = call(vmailsql_exim_local_domain, &["a", "b", "c"]);
+        let (code, y) = call(vmailsql_exim_local_domain, &["a", "b", "c", "d"]);
         assert_eq!(code, ERROR);
+        assert!(y.contains("takes"), "{y}");
+    }
+
+    #[test]
+    fn a_domain_check_with_the_local_part_reads_ahead_the_same_answer() {
+        let f = fixture();
+        for (local_part, domain) in [
+            ("alice", "example.org"),
+            ("info", "alias.example"),
+            ("nobody", "example.org"),
+            ("alice", "remote.example"),
+            ("a\u{1}b", "example.org"),
+        ] {
+            let direct = call(vmailsql_exim_resolve, &[local_part, domain, &f.config]);
+            // A fresh handle per address: each domain check has to ask the database.
+            let dir = tempfile::tempdir().unwrap();
+            let config = dir.path().join("again.conf");
+            std::fs::copy(&f.config, &config).unwrap();
+            let config = config.to_str().unwrap();
+            let check = call(vmailsql_exim_match_domain, &[domain, config, local_part]);
+            let expected = if domain == "remote.example" {
+                FAIL_FORCED
+            } else {
+                OK
+            };
+            assert_eq!(check.0, expected, "{domain}: {}", check.1);
+            let after = call(vmailsql_exim_resolve, &[local_part, domain, config]);
+            assert_eq!(after, direct, "{local_part}@{domain}");
+        }
     }
 
     #[test]
