@@ -128,6 +128,41 @@ fn alias_domain_acts_as_target(b: Backend) {
     assert_eq!(kind(v.local_domain("example.com")), ErrorKind::NotFound);
 }
 
+/// Another tool made `nocatch.example` an alias of example.org as well: the domain itself wins,
+/// whichever row the database returns first, with or without the domain cache.
+fn a_name_that_is_both_domain_and_alias_acts_as_the_domain(b: Backend) {
+    let fx = populated(b);
+    common::raw_sql(
+        &fx.url,
+        "INSERT INTO domain_alias (domain_name, alias) VALUES ('example.org', 'nocatch.example')",
+    );
+    for v in [
+        fx.reopen(|c| c.domain_cache_max_age = Some(std::time::Duration::ZERO)),
+        fx.reopen(|_| {}),
+    ] {
+        assert_eq!(
+            v.local_domain("nocatch.example").unwrap(),
+            "nocatch.example"
+        );
+        assert_eq!(
+            mailbox(&v, "carol@nocatch.example").domain,
+            "nocatch.example"
+        );
+        assert_eq!(
+            kind(v.resolve("alice@nocatch.example")),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            v.local_domain_for("alice", "nocatch.example").unwrap(),
+            "nocatch.example"
+        );
+        assert_eq!(
+            kind(v.resolve("alice@nocatch.example")),
+            ErrorKind::NotFound
+        );
+    }
+}
+
 fn case_insensitive_everywhere(b: Backend) {
     let fx = populated(b);
     let v = &fx.vmail;
@@ -1164,6 +1199,7 @@ both_backends!(
     import_is_all_or_nothing,
     resolution_follows_seed_order,
     alias_domain_acts_as_target,
+    a_name_that_is_both_domain_and_alias_acts_as_the_domain,
     case_insensitive_everywhere,
     unsafe_stored_data_is_refused,
     unsafe_forward_targets_are_refused,

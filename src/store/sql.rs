@@ -29,10 +29,12 @@ pub(crate) struct RouteRow {
     pub mbox_name: Option<String>,
 }
 
-/// The real domain a name stands for: the domain itself, else an alias's target (a name that
-/// is both a domain and an alias acts as the domain). Two primary-key probes, no UNION.
-const REAL_DOMAIN: &str = "COALESCE((SELECT x.domain_name FROM domain x WHERE x.domain_name = ?), \
-     (SELECT a.domain_name FROM domain_alias a WHERE a.alias = ?))";
+/// The domain rows a name may stand for: the domain itself and an alias's target, one
+/// primary-key probe each, no UNION (MariaDB evaluated a `COALESCE` of two subqueries with one
+/// more read). A name that is both a domain and an alias gives two rows: [`direct_first`]
+/// makes the domain itself win.
+const REAL_DOMAIN: &str =
+    "d.domain_name IN (?, (SELECT a.domain_name FROM domain_alias a WHERE a.alias = ?))";
 
 /// `mbox_name` of a joined popbox `p`: NULL when there is none, `''` when it has no name.
 const MBOX_NAME: &str =
@@ -48,7 +50,7 @@ fn route_query() -> &'static str {
          LEFT JOIN forwarder f ON f.domain_name = d.domain_name AND f.local_part = ? \
          LEFT JOIN popbox p ON p.domain_name = d.domain_name AND p.local_part = ? \
          LEFT JOIN forwarder c ON c.domain_name = d.domain_name AND c.local_part = '{CATCH_ALL}' \
-         WHERE d.domain_name = {REAL_DOMAIN}"
+         WHERE {REAL_DOMAIN}"
         )
     });
     &SQL
@@ -66,7 +68,7 @@ pub(crate) fn explain_route(
     local_part: &str,
 ) -> Result<Vec<String>> {
     let mut plan = db.explain(route_query(), &route_params(domain, local_part))?;
-    plan.extend(db.explain(ADDRESS_QUERY, &address_params(domain, local_part))?);
+    plan.extend(db.explain(address_query(), &address_params(domain, local_part))?);
     Ok(plan)
 }
 
@@ -107,7 +109,7 @@ pub(crate) fn route(
     local_part: &str,
 ) -> Result<Option<RouteRow>> {
     let rows = db.query(route_query(), &route_params(domain, local_part))?;
-    let Some(row) = rows.into_iter().next() else {
+    let Some(row) = direct_first(rows, domain) else {
         return Ok(None);
     };
     let mut it = row.into_iter();
@@ -125,26 +127,25 @@ pub(crate) fn route(
     }))
 }
 
-/// The forwarder and popbox query when the domain row is already known: two primary-key reads.
-/// The matched rows' local parts come back too, for [`names_match`].
-pub(crate) const ADDRESS_QUERY: &str =
-    "SELECT (SELECT f.remote_name FROM forwarder f WHERE f.domain_name = ? AND f.local_part = ?), \
-     (SELECT COALESCE(p.mbox_name, '') FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?), \
-     (SELECT f.local_part FROM forwarder f WHERE f.domain_name = ? AND f.local_part = ?), \
-     (SELECT p.local_part FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?)";
+/// The forwarder and popbox query when the domain row is already known: the domain's primary
+/// key and one primary-key join per table (scalar subqueries would read each row twice, once
+/// for the value and once for its name). The matched rows' local parts come back too, for
+/// [`names_match`].
+fn address_query() -> &'static str {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT f.remote_name, {MBOX_NAME}, f.local_part, p.local_part FROM domain d \
+             LEFT JOIN forwarder f ON f.domain_name = d.domain_name AND f.local_part = ? \
+             LEFT JOIN popbox p ON p.domain_name = d.domain_name AND p.local_part = ? \
+             WHERE d.domain_name = ?"
+        )
+    });
+    &SQL
+}
 
 pub(crate) fn address_params(domain: &str, local_part: &str) -> Vec<Value> {
-    let (d, l) = (Value::from(domain), Value::from(local_part));
-    vec![
-        d.clone(),
-        l.clone(),
-        d.clone(),
-        l.clone(),
-        d.clone(),
-        l.clone(),
-        d,
-        l,
-    ]
+    let l = Value::from(local_part);
+    vec![l.clone(), l, domain.into()]
 }
 
 /// Resolution inside a domain whose row the caller already has.
@@ -153,7 +154,7 @@ pub(crate) fn route_in(
     domain: &DomainRow,
     local_part: &str,
 ) -> Result<RouteRow> {
-    let rows = db.query(ADDRESS_QUERY, &address_params(&domain.domain, local_part))?;
+    let rows = db.query(address_query(), &address_params(&domain.domain, local_part))?;
     let mut it = rows.into_iter().next().unwrap_or_default().into_iter();
     let mut next = || it.next().unwrap_or(Value::Null).text();
     let (forwarder, mbox_name) = (next(), next());
@@ -163,6 +164,18 @@ pub(crate) fn route_in(
         forwarder: named(forwarder, forwarder_name, local_part),
         mbox_name: named(mbox_name, popbox_name, local_part),
     })
+}
+
+/// Of the rows [`REAL_DOMAIN`] matched (first column: the domain's name), the domain `wanted`
+/// itself when it is one, else an alias's target.
+fn direct_first(rows: Vec<Vec<Value>>, wanted: &str) -> Option<Vec<Value>> {
+    let is_direct = |row: &Vec<Value>| matches!(row.first(), Some(Value::Text(name)) if names_match(name, wanted));
+    let mut rows = rows.into_iter();
+    let first = rows.next()?;
+    if is_direct(&first) {
+        return Some(first);
+    }
+    Some(rows.find(is_direct).unwrap_or(first))
 }
 
 fn domain_of(it: &mut impl Iterator<Item = Value>) -> DomainRow {
@@ -181,11 +194,11 @@ pub(crate) fn local_domain(db: &mut dyn Backend, domain: &str) -> Result<Option<
         format!(
             "SELECT d.domain_name, d.path, d.unix_user, c.remote_name FROM domain d \
              LEFT JOIN forwarder c ON c.domain_name = d.domain_name \
-             AND c.local_part = '{CATCH_ALL}' WHERE d.domain_name = {REAL_DOMAIN}"
+             AND c.local_part = '{CATCH_ALL}' WHERE {REAL_DOMAIN}"
         )
     });
     let rows = db.query(&SQL, &[domain.into(), domain.into()])?;
-    let Some(row) = rows.into_iter().next() else {
+    let Some(row) = direct_first(rows, domain) else {
         return Ok(None);
     };
     let found = domain_of(&mut row.into_iter());
