@@ -2,10 +2,14 @@
 //! domain sign-in, a user changing their own password), taking the same time whatever it finds.
 //!
 //! An unknown account, a NULL hash or an unrecognised value verifies a dummy hash in the policy
-//! scheme instead, so it costs what a real verification costs. Every check then sleeps until it
+//! scheme instead, so it costs what a real verification costs. Every check then waits until it
 //! has taken as long as the slowest kind of stored value this process has verified (scheme and
 //! cost parameters, each timed as a moving average): a cheap `{md5}` row, a `{plaintext}` row and
-//! an unknown user all look like the costliest scheme in use. A process that checks only one
+//! an unknown user all look like the costliest scheme in use. A check of that costliest kind is
+//! not padded at all: its own time is what the others are padded to, so the common case (hashes
+//! in the policy scheme) costs the verification and nothing more. The wait sleeps most of the
+//! way and spins the last fraction of a millisecond, as a sleep alone would overshoot by the
+//! timer slack and make padded checks the slower ones. A process that checks only one
 //! login (Dovecot's checkpassword) knows only the policy scheme and the row it read, so there an
 //! account stored in a scheme costlier than the policy can still be told apart: choose the policy
 //! scheme to be at least as costly as the site's stored hashes.
@@ -45,24 +49,42 @@ fn costs() -> &'static Mutex<Vec<(String, Duration)>> {
     COSTS.get_or_init(|| Mutex::new(Vec::new()))
 }
 
-/// Records one measured verification; returns the time every check should now take.
-fn record(class: Option<String>, took: Option<Duration>) -> Duration {
+/// Records one measured verification; returns the time every check should now take, and
+/// whether `class` is the costliest kind known (its checks are not padded).
+fn record(class: Option<String>, took: Option<Duration>) -> (Duration, bool) {
     let mut costs = costs()
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let (Some(class), Some(took)) = (class, took) {
+    if let (Some(class), Some(took)) = (&class, took) {
         let full = costs.len() >= MAX_CLASSES;
-        match costs.iter_mut().find(|(c, _)| *c == class) {
-            // Rises by 1/4 of a slower sample, falls by 1/16 of a faster one: it tracks the
-            // upper range of the class (so the costliest class rarely overshoots the target),
-            // and one slow outlier (a busy machine) moves it only a little.
-            Some((_, avg)) if took > *avg => *avg += (took - *avg) / 4,
-            Some((_, avg)) => *avg -= (*avg - took) / 16,
-            None if !full => costs.push((class, took)),
+        match costs.iter_mut().find(|(c, _)| c == class) {
+            // An eighth of each difference, both ways: the average follows the class's typical
+            // time (what an unpadded check of the costliest kind takes), and one slow outlier
+            // (a busy machine) moves it only a little.
+            Some((_, avg)) if took > *avg => *avg += (took - *avg) / 8,
+            Some((_, avg)) => *avg -= (*avg - took) / 8,
+            None if !full => costs.push((class.clone(), took)),
             None => {}
         }
     }
-    costs.iter().map(|(_, d)| *d).max().unwrap_or_default()
+    let target = costs.iter().map(|(_, d)| *d).max().unwrap_or_default();
+    let costliest =
+        class.is_some_and(|class| costs.iter().any(|(c, d)| *c == class && *d == target));
+    (target, costliest)
+}
+
+/// Returns at `deadline`: sleeps until shortly before it, then spins, so the padding ends within
+/// microseconds of the target rather than a timer slack (about 50 us) after it.
+fn wait_until(deadline: Instant) {
+    const SPIN: Duration = Duration::from_micros(150);
+    if let Some(rest) = deadline.checked_duration_since(Instant::now()) {
+        if rest > SPIN {
+            std::thread::sleep(rest - SPIN);
+        }
+    }
+    while Instant::now() < deadline {
+        std::hint::spin_loop();
+    }
 }
 
 /// True once the policy scheme's dummy verification has been timed in this process.
@@ -144,13 +166,14 @@ pub(crate) fn check(policy: Scheme, stored: Option<&str>, secret: Secret<'_>) ->
             (Verdict::Mismatch, dummy_class(policy), Some(took))
         }
     };
-    let mut target = record(class, took);
+    let (mut target, mut costliest) = record(class, took);
     if !policy_timed(policy) {
         // The first cheap check of the process learns what the policy scheme costs.
-        target = record(dummy_class(policy), Some(dummy_work(policy, secret)));
+        (target, _) = record(dummy_class(policy), Some(dummy_work(policy, secret)));
+        costliest = false;
     }
-    if let Some(rest) = target.checked_sub(started.elapsed()) {
-        std::thread::sleep(rest);
+    if !costliest {
+        wait_until(started + target);
     }
     verdict
 }
