@@ -12,6 +12,10 @@ use crate::config::{redact_url, Config};
 use crate::domain_cache::DomainCache;
 use crate::error::{Error, ErrorKind, Result};
 
+/// How many times a write chosen as a deadlock victim runs again before the conflict is
+/// reported as temporary.
+const DEADLOCK_RETRIES: u64 = 4;
+
 /// Which servers a call may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -318,7 +322,8 @@ impl Store {
     /// of the write was sent), the write goes to a fresh connection; once anything of it was
     /// sent, a failure is reported and never retried (its fate may be unknown). The one
     /// exception is a transaction the server chose as a deadlock victim: it was rolled back
-    /// whole, so it runs once more (it then sees what the other transaction committed). After
+    /// whole, so it runs again, a few times at most and after a short pause (it then sees
+    /// what the other transaction committed). After
     /// a write, the handle's lookups go to the primary too (it reads its own writes).
     pub(crate) fn write<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
         self.transact(true, op)
@@ -364,13 +369,19 @@ impl Store {
                 }
                 db.begin()
             })?;
-            match store.transaction_body(&op) {
-                Err(_) if store.primary.as_ref().is_some_and(|l| l.conn.deadlocked()) => {
-                    store.conn()?.begin()?;
-                    store.transaction_body(&op)
+            let mut result = store.transaction_body(&op);
+            for attempt in 1..=DEADLOCK_RETRIES {
+                if result.is_ok() || !store.primary.as_ref().is_some_and(|l| l.conn.deadlocked()) {
+                    break;
                 }
-                other => other,
+                // The victim's retry must not meet the winner still between its lock and its
+                // insert (two gap locks on one name deadlock again): the winner needs well
+                // under a millisecond to commit once its wait is over.
+                std::thread::sleep(Duration::from_millis(2 * attempt));
+                store.conn()?.begin()?;
+                result = store.transaction_body(&op);
             }
+            result
         })
     }
 
