@@ -10,7 +10,7 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Params};
 
 use super::servers::ReplicaState;
-use super::{Backend, Row, StoreKind, Value};
+use super::{Backend, Probes, Row, StoreKind, Value};
 use crate::config::{redact_url, Config};
 use crate::error::{Error, Result};
 
@@ -316,6 +316,10 @@ impl Backend for MysqlBackend {
 
     fn lock_clause(&self) -> &'static str {
         " FOR UPDATE"
+    }
+
+    fn probes(&self) -> Probes {
+        Probes::Joins
     }
 
     fn replica_state(&mut self) -> Result<ReplicaState> {

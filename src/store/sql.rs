@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use super::{Backend, Row, Value};
+use super::{Backend, Probes, Row, Value};
 use crate::error::{Error, Result};
 use crate::rows::{Domain, DomainAlias, Forwarder, Popbox, CATCH_ALL};
 
@@ -30,11 +30,33 @@ pub(crate) struct RouteRow {
 }
 
 /// The domain rows a name may stand for: the domain itself and an alias's target, one
-/// primary-key probe each, no UNION (MariaDB evaluated a `COALESCE` of two subqueries with one
-/// more read). A name that is both a domain and an alias gives two rows: [`direct_first`]
-/// makes the domain itself win.
-const REAL_DOMAIN: &str =
-    "d.domain_name IN (?, (SELECT a.domain_name FROM domain_alias a WHERE a.alias = ?))";
+/// primary-key probe each, no UNION. With [`Probes::Joins`] a name that is both a domain and
+/// an alias gives two rows: [`direct_first`] makes the domain itself win; the `COALESCE` of
+/// [`Probes::Subqueries`] gives the domain itself only.
+fn real_domain(probes: Probes) -> &'static str {
+    match probes {
+        Probes::Joins => {
+            "d.domain_name IN (?, (SELECT a.domain_name FROM domain_alias a WHERE a.alias = ?))"
+        }
+        Probes::Subqueries => {
+            "d.domain_name = COALESCE((SELECT x.domain_name FROM domain x WHERE x.domain_name = ?), \
+             (SELECT a.domain_name FROM domain_alias a WHERE a.alias = ?))"
+        }
+    }
+}
+
+/// A query text per [`Probes`] shape, built once.
+struct PerShape([LazyLock<String>; 2]);
+
+impl PerShape {
+    fn get(&self, probes: Probes) -> &str {
+        let [joins, subqueries] = &self.0;
+        match probes {
+            Probes::Joins => joins,
+            Probes::Subqueries => subqueries,
+        }
+    }
+}
 
 /// `mbox_name` of a joined popbox `p`: NULL when there is none, `''` when it has no name.
 const MBOX_NAME: &str =
@@ -42,18 +64,23 @@ const MBOX_NAME: &str =
 
 /// One statement, one row: the domain (directly or through an alias) with the forwarder, popbox
 /// and catch-all that could answer for `local_part`, each a primary-key join on the domain row.
-fn route_query() -> &'static str {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
+fn route_query(probes: Probes) -> &'static str {
+    fn build(probes: Probes) -> String {
         format!(
             "SELECT d.domain_name, d.path, d.unix_user, c.remote_name, f.remote_name, {MBOX_NAME}, \
-         f.local_part, p.local_part FROM domain d \
-         LEFT JOIN forwarder f ON f.domain_name = d.domain_name AND f.local_part = ? \
-         LEFT JOIN popbox p ON p.domain_name = d.domain_name AND p.local_part = ? \
-         LEFT JOIN forwarder c ON c.domain_name = d.domain_name AND c.local_part = '{CATCH_ALL}' \
-         WHERE {REAL_DOMAIN}"
+             f.local_part, p.local_part FROM domain d \
+             LEFT JOIN forwarder f ON f.domain_name = d.domain_name AND f.local_part = ? \
+             LEFT JOIN popbox p ON p.domain_name = d.domain_name AND p.local_part = ? \
+             LEFT JOIN forwarder c ON c.domain_name = d.domain_name AND c.local_part = '{CATCH_ALL}' \
+             WHERE {}",
+            real_domain(probes)
         )
-    });
-    &SQL
+    }
+    static SQL: PerShape = PerShape([
+        LazyLock::new(|| build(Probes::Joins)),
+        LazyLock::new(|| build(Probes::Subqueries)),
+    ]);
+    SQL.get(probes)
 }
 
 fn route_params(domain: &str, local_part: &str) -> Vec<Value> {
@@ -67,8 +94,10 @@ pub(crate) fn explain_route(
     domain: &str,
     local_part: &str,
 ) -> Result<Vec<String>> {
-    let mut plan = db.explain(route_query(), &route_params(domain, local_part))?;
-    plan.extend(db.explain(address_query(), &address_params(domain, local_part))?);
+    let probes = db.probes();
+    let mut plan = db.explain(route_query(probes), &route_params(domain, local_part))?;
+    let address = address_query(probes);
+    plan.extend(db.explain(address, &address_params(probes, domain, local_part))?);
     Ok(plan)
 }
 
@@ -108,7 +137,7 @@ pub(crate) fn route(
     domain: &str,
     local_part: &str,
 ) -> Result<Option<RouteRow>> {
-    let rows = db.query(route_query(), &route_params(domain, local_part))?;
+    let rows = db.query(route_query(db.probes()), &route_params(domain, local_part))?;
     let Some(row) = direct_first(rows, domain) else {
         return Ok(None);
     };
@@ -127,25 +156,37 @@ pub(crate) fn route(
     }))
 }
 
-/// The forwarder and popbox query when the domain row is already known: the domain's primary
-/// key and one primary-key join per table (scalar subqueries would read each row twice, once
-/// for the value and once for its name). The matched rows' local parts come back too, for
-/// [`names_match`].
-fn address_query() -> &'static str {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "SELECT f.remote_name, {MBOX_NAME}, f.local_part, p.local_part FROM domain d \
-             LEFT JOIN forwarder f ON f.domain_name = d.domain_name AND f.local_part = ? \
-             LEFT JOIN popbox p ON p.domain_name = d.domain_name AND p.local_part = ? \
-             WHERE d.domain_name = ?"
-        )
-    });
-    &SQL
+/// The forwarder and popbox query when the domain row is already known, two primary-key
+/// probes. The matched rows' local parts come back too, for [`names_match`]: as joins on the
+/// domain's primary key (scalar subqueries read each row twice on MariaDB, once for the value
+/// and once for its name), or as the scalar subqueries SQLite runs faster.
+fn address_query(probes: Probes) -> &'static str {
+    static SQL: PerShape = PerShape([
+        LazyLock::new(|| {
+            format!(
+                "SELECT f.remote_name, {MBOX_NAME}, f.local_part, p.local_part FROM domain d \
+                 LEFT JOIN forwarder f ON f.domain_name = d.domain_name AND f.local_part = ? \
+                 LEFT JOIN popbox p ON p.domain_name = d.domain_name AND p.local_part = ? \
+                 WHERE d.domain_name = ?"
+            )
+        }),
+        LazyLock::new(|| {
+            "SELECT (SELECT f.remote_name FROM forwarder f WHERE f.domain_name = ? AND f.local_part = ?), \
+             (SELECT COALESCE(p.mbox_name, '') FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?), \
+             (SELECT f.local_part FROM forwarder f WHERE f.domain_name = ? AND f.local_part = ?), \
+             (SELECT p.local_part FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?)"
+                .to_owned()
+        }),
+    ]);
+    SQL.get(probes)
 }
 
-pub(crate) fn address_params(domain: &str, local_part: &str) -> Vec<Value> {
-    let l = Value::from(local_part);
-    vec![l.clone(), l, domain.into()]
+fn address_params(probes: Probes, domain: &str, local_part: &str) -> Vec<Value> {
+    let (d, l) = (Value::from(domain), Value::from(local_part));
+    match probes {
+        Probes::Joins => vec![l.clone(), l, d],
+        Probes::Subqueries => (0..4).flat_map(|_| [d.clone(), l.clone()]).collect(),
+    }
 }
 
 /// Resolution inside a domain whose row the caller already has.
@@ -154,7 +195,9 @@ pub(crate) fn route_in(
     domain: &DomainRow,
     local_part: &str,
 ) -> Result<RouteRow> {
-    let rows = db.query(address_query(), &address_params(&domain.domain, local_part))?;
+    let probes = db.probes();
+    let params = address_params(probes, &domain.domain, local_part);
+    let rows = db.query(address_query(probes), &params)?;
     let mut it = rows.into_iter().next().unwrap_or_default().into_iter();
     let mut next = || it.next().unwrap_or(Value::Null).text();
     let (forwarder, mbox_name) = (next(), next());
@@ -166,7 +209,7 @@ pub(crate) fn route_in(
     })
 }
 
-/// Of the rows [`REAL_DOMAIN`] matched (first column: the domain's name), the domain `wanted`
+/// Of the rows [`real_domain`] matched (first column: the domain's name), the domain `wanted`
 /// itself when it is one, else an alias's target.
 fn direct_first(rows: Vec<Vec<Value>>, wanted: &str) -> Option<Vec<Value>> {
     let is_direct = |row: &Vec<Value>| matches!(row.first(), Some(Value::Text(name)) if names_match(name, wanted));
@@ -190,14 +233,19 @@ fn domain_of(it: &mut impl Iterator<Item = Value>) -> DomainRow {
 
 /// The local domain a name stands for, with its catch-all, when it is local.
 pub(crate) fn local_domain(db: &mut dyn Backend, domain: &str) -> Result<Option<DomainRow>> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
+    fn build(probes: Probes) -> String {
         format!(
             "SELECT d.domain_name, d.path, d.unix_user, c.remote_name FROM domain d \
              LEFT JOIN forwarder c ON c.domain_name = d.domain_name \
-             AND c.local_part = '{CATCH_ALL}' WHERE {REAL_DOMAIN}"
+             AND c.local_part = '{CATCH_ALL}' WHERE {}",
+            real_domain(probes)
         )
-    });
-    let rows = db.query(&SQL, &[domain.into(), domain.into()])?;
+    }
+    static SQL: PerShape = PerShape([
+        LazyLock::new(|| build(Probes::Joins)),
+        LazyLock::new(|| build(Probes::Subqueries)),
+    ]);
+    let rows = db.query(SQL.get(db.probes()), &[domain.into(), domain.into()])?;
     let Some(row) = direct_first(rows, domain) else {
         return Ok(None);
     };

@@ -7,7 +7,7 @@
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
-use super::{Backend, Row, StoreKind, Value};
+use super::{Backend, Probes, Row, StoreKind, Value};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -142,6 +142,10 @@ impl Backend for SqliteBackend {
 
     fn lock_clause(&self) -> &'static str {
         ""
+    }
+
+    fn probes(&self) -> Probes {
+        Probes::Subqueries
     }
 
     fn tables(&mut self) -> Result<Vec<String>> {
