@@ -15,7 +15,8 @@ fn rule(r: vmailsql::Result<Resolution>) -> Result<Rule, ErrorKind> {
     r.map(|r| r.rule()).map_err(|e| e.kind())
 }
 
-fn deleted_rows_stop_resolving_within_the_bound(b: Backend) {
+/// A handle caching for [`MAX_AGE`], and a second handle that has added `example.org`.
+fn cached_with_example_org(b: Backend) -> (Fixture, vmailsql::Vmail) {
     let fx = Fixture::with(b, |c| c.domain_cache_max_age = Some(MAX_AGE));
     let admin = fx.reopen(|_| {});
     admin
@@ -25,6 +26,11 @@ fn deleted_rows_stop_resolving_within_the_bound(b: Backend) {
             "vmail",
         ))
         .unwrap();
+    (fx, admin)
+}
+
+fn deleted_rows_stop_resolving_within_the_bound(b: Backend) {
+    let (fx, admin) = cached_with_example_org(b);
     admin
         .add_popbox("example.org", "alice", "pw-secret-1", None)
         .unwrap();
@@ -108,15 +114,7 @@ fn writes_through_the_handle_and_zero_age_see_everything_at_once(b: Backend) {
 /// A domain check that names the address (Exim's routers) reads its route ahead: the next
 /// resolution of that address may use it once within the bound, never later and never twice.
 fn a_read_ahead_route_is_used_once_and_only_within_the_bound(b: Backend) {
-    let fx = Fixture::with(b, |c| c.domain_cache_max_age = Some(MAX_AGE));
-    let admin = fx.reopen(|_| {});
-    admin
-        .add_domain(&NewDomain::new(
-            "example.org",
-            "/var/mail/example.org",
-            "vmail",
-        ))
-        .unwrap();
+    let (fx, admin) = cached_with_example_org(b);
     for name in ["alice", "bob"] {
         admin
             .add_popbox("example.org", name, "pw-secret-1", None)
