@@ -323,8 +323,8 @@ impl Store {
     /// sent, a failure is reported and never retried (its fate may be unknown). The one
     /// exception is a transaction the server chose as a deadlock victim: it was rolled back
     /// whole, so it runs again, a few times at most and after a short pause (it then sees
-    /// what the other transaction committed). After
-    /// a write, the handle's lookups go to the primary too (it reads its own writes).
+    /// what the other transaction committed). After a write, the handle's lookups go to the
+    /// primary too (it reads its own writes).
     pub(crate) fn write<T>(&mut self, op: impl Fn(&mut dyn Backend) -> Result<T>) -> Result<T> {
         self.transact(true, op)
             .inspect(|_| self.reads_primary = true)

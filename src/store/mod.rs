@@ -147,7 +147,7 @@ pub(crate) enum Probes {
     /// Joins on the domain row, the domain found by `IN (name, alias target)`: MariaDB reads
     /// each probed row once (a `COALESCE` of subqueries costs it one read more per query).
     Joins,
-    /// Scalar subqueries and a `COALESCE` of them: SQLite runs these 1.4-2.8x faster than the
+    /// Scalar subqueries and a `COALESCE` of them: SQLite runs these 1.5-2.8x faster than the
     /// same probes as joins or as an `IN` list.
     Subqueries,
 }

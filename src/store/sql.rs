@@ -4,7 +4,7 @@
 //! on the recommended one; `tests/` checks the plans with EXPLAIN. Names passed in are already
 //! normalised (lower-cased) by the caller.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use super::{Backend, Probes, Row, Value};
 use crate::error::{Error, Result};
@@ -45,16 +45,28 @@ fn real_domain(probes: Probes) -> &'static str {
     }
 }
 
-/// A query text per [`Probes`] shape, built once.
-struct PerShape([LazyLock<String>; 2]);
+/// A query's text for each [`Probes`] shape, each built the first time it is asked for.
+struct PerShape {
+    build: fn(Probes) -> String,
+    joins: OnceLock<String>,
+    subqueries: OnceLock<String>,
+}
 
 impl PerShape {
-    fn get(&self, probes: Probes) -> &str {
-        let [joins, subqueries] = &self.0;
-        match probes {
-            Probes::Joins => joins,
-            Probes::Subqueries => subqueries,
+    const fn new(build: fn(Probes) -> String) -> PerShape {
+        PerShape {
+            build,
+            joins: OnceLock::new(),
+            subqueries: OnceLock::new(),
         }
+    }
+
+    fn get(&self, probes: Probes) -> &str {
+        let text = match probes {
+            Probes::Joins => &self.joins,
+            Probes::Subqueries => &self.subqueries,
+        };
+        text.get_or_init(|| (self.build)(probes))
     }
 }
 
@@ -76,10 +88,7 @@ fn route_query(probes: Probes) -> &'static str {
             real_domain(probes)
         )
     }
-    static SQL: PerShape = PerShape([
-        LazyLock::new(|| build(Probes::Joins)),
-        LazyLock::new(|| build(Probes::Subqueries)),
-    ]);
+    static SQL: PerShape = PerShape::new(build);
     SQL.get(probes)
 }
 
@@ -161,23 +170,23 @@ pub(crate) fn route(
 /// domain's primary key (scalar subqueries read each row twice on MariaDB, once for the value
 /// and once for its name), or as the scalar subqueries SQLite runs faster.
 fn address_query(probes: Probes) -> &'static str {
-    static SQL: PerShape = PerShape([
-        LazyLock::new(|| {
-            format!(
+    fn build(probes: Probes) -> String {
+        match probes {
+            Probes::Joins => format!(
                 "SELECT f.remote_name, {MBOX_NAME}, f.local_part, p.local_part FROM domain d \
                  LEFT JOIN forwarder f ON f.domain_name = d.domain_name AND f.local_part = ? \
                  LEFT JOIN popbox p ON p.domain_name = d.domain_name AND p.local_part = ? \
                  WHERE d.domain_name = ?"
-            )
-        }),
-        LazyLock::new(|| {
-            "SELECT (SELECT f.remote_name FROM forwarder f WHERE f.domain_name = ? AND f.local_part = ?), \
-             (SELECT COALESCE(p.mbox_name, '') FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?), \
-             (SELECT f.local_part FROM forwarder f WHERE f.domain_name = ? AND f.local_part = ?), \
-             (SELECT p.local_part FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?)"
-                .to_owned()
-        }),
-    ]);
+            ),
+            Probes::Subqueries => "SELECT \
+                 (SELECT f.remote_name FROM forwarder f WHERE f.domain_name = ? AND f.local_part = ?), \
+                 (SELECT COALESCE(p.mbox_name, '') FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?), \
+                 (SELECT f.local_part FROM forwarder f WHERE f.domain_name = ? AND f.local_part = ?), \
+                 (SELECT p.local_part FROM popbox p WHERE p.domain_name = ? AND p.local_part = ?)"
+                .to_owned(),
+        }
+    }
+    static SQL: PerShape = PerShape::new(build);
     SQL.get(probes)
 }
 
@@ -241,10 +250,7 @@ pub(crate) fn local_domain(db: &mut dyn Backend, domain: &str) -> Result<Option<
             real_domain(probes)
         )
     }
-    static SQL: PerShape = PerShape([
-        LazyLock::new(|| build(Probes::Joins)),
-        LazyLock::new(|| build(Probes::Subqueries)),
-    ]);
+    static SQL: PerShape = PerShape::new(build);
     let rows = db.query(SQL.get(db.probes()), &[domain.into(), domain.into()])?;
     let Some(row) = direct_first(rows, domain) else {
         return Ok(None);
