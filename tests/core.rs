@@ -983,6 +983,45 @@ fn import_is_all_or_nothing(b: Backend) {
     assert!(fx.vmail.export().unwrap().is_empty());
 }
 
+/// A streamed import reads its source once per pass (two to check, one to write) and gives the
+/// same answers as the slice; an error from the source stops it with nothing written.
+fn import_from_reads_its_source_again_and_stops_at_its_error(b: Backend) {
+    let records = populated(b).vmail.export().unwrap();
+    let fx = Fixture::new(b);
+    let passes = std::cell::Cell::new(0);
+    let source = || {
+        passes.set(passes.get() + 1);
+        Ok(records.iter().map(Ok))
+    };
+    assert!(fx.vmail.check_import_from(source).unwrap().is_empty());
+    assert_eq!(passes.get(), 2);
+    let last = records.len() - 1;
+    let failing = || {
+        Ok(records.iter().enumerate().map(|(i, r)| {
+            if i == last {
+                Err(vmailsql::Error::new(ErrorKind::Internal, "disk gone"))
+            } else {
+                Ok(r)
+            }
+        }))
+    };
+    let e = fx.vmail.import_from(failing).unwrap_err();
+    assert_eq!(
+        (e.kind(), e.to_string()),
+        (ErrorKind::Internal, "disk gone".into())
+    );
+    assert!(fx.vmail.export().unwrap().is_empty());
+    passes.set(0);
+    let report = fx.vmail.import_from(source).unwrap();
+    assert_eq!(passes.get(), 3);
+    let popboxes = records
+        .iter()
+        .filter(|r| matches!(r, vmailsql::Record::Popbox(_)))
+        .count();
+    assert_eq!((report.domains, report.popboxes), (2, popboxes));
+    assert_eq!(fx.vmail.export().unwrap(), records);
+}
+
 /// Logins tpop3d refused are refused on every backend, alike, whatever the collation pads.
 fn odd_logins_are_refused(b: Backend) {
     let fx = populated(b);
@@ -1197,6 +1236,7 @@ both_backends!(
     odd_logins_are_refused,
     export_import_round_trip,
     import_is_all_or_nothing,
+    import_from_reads_its_source_again_and_stops_at_its_error,
     resolution_follows_seed_order,
     alias_domain_acts_as_target,
     a_name_that_is_both_domain_and_alias_acts_as_the_domain,

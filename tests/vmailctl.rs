@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -1330,6 +1331,45 @@ fn import_checks_everything_and_writes_all_or_nothing(b: Backend) {
     site.run(&["import", "/nonexistent/site.jsonl"])
         .fails(2, "cannot read");
     assert_eq!(site.snapshot(), before);
+}
+
+/// The import reads a private copy of its input in $TMPDIR (standard input can be read only
+/// once): nothing is left there afterwards, and a $TMPDIR it cannot write is a clear error.
+#[test]
+fn import_leaves_no_copy_of_its_input_behind() {
+    let site = Site::populated(Backend::Sqlite);
+    let text = site.run(&["export"]).status(0).stdout;
+    let copy = Site::new(Backend::Sqlite);
+    let import = |tmp: &Path| {
+        let out = Command::new(BIN)
+            .args(["--config", copy.config.to_str().unwrap(), "import"])
+            .env("TMPDIR", tmp)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child.stdin.take().unwrap().write_all(text.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let missing = copy.file("no-such-dir");
+    let (code, stderr) = import(&missing);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("private copy") && stderr.contains("TMPDIR"),
+        "{stderr}"
+    );
+    assert!(copy.vmail().domains().unwrap().is_empty());
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(import(tmp.path()), (Some(0), String::new()));
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    assert_eq!(copy.snapshot(), site.snapshot());
 }
 
 #[test]

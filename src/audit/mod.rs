@@ -180,7 +180,7 @@ pub(crate) fn create_table(db: &mut dyn Backend) -> Result<bool> {
 
 /// Whether this change must be recorded: `audit = on` always (a missing table is an error),
 /// `auto` when the table exists.
-fn enabled(db: &mut dyn Backend, vmail: &Vmail) -> Result<bool> {
+pub(crate) fn enabled(db: &mut dyn Backend, vmail: &Vmail) -> Result<bool> {
     let mode = vmail.config().audit;
     if mode == AuditMode::Off {
         return Ok(false);

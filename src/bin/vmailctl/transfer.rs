@@ -1,13 +1,14 @@
 //! `vmailctl export` and `vmailctl import`: a whole site as JSON Lines (see jsonl.rs).
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
-use std::io::{IsTerminal, Read, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use vmailsql::{ImportReport, Record, Vmail};
+use vmailsql::{ErrorKind, ImportProblem, Record};
 
 use crate::cli::{ExportArgs, ImportArgs};
 use crate::context::Context;
@@ -61,44 +62,44 @@ fn private_file(path: &Path) -> Outcome<std::fs::File> {
     Ok(file)
 }
 
-/// Reads and checks everything, then writes all of it in one transaction, or nothing.
+/// Reads and checks everything, then writes all of it in one transaction, or nothing. The
+/// input is read from a private copy (standard input can be read only once, and a file could
+/// change between passes), a record at a time: a million popboxes are never held at once.
 pub fn import(ctx: &Context, args: ImportArgs) -> Outcome<Report> {
     let vmail = ctx.vmail()?;
-    let text = read_input(args.file.as_deref())?;
-    let (lines, records) = parse(&text)?;
-    drop(text); // a million records are enough to hold at once
-    let problems = vmail.check_import(&records)?;
-    if let Some(worst) = problems
-        .iter()
-        .max_by_key(|p| exit::severity(exit::for_kind(p.error.kind())))
-    {
-        let mut failure = Failure::of_kind(
-            worst.error.kind(),
-            format!(
-                "{} record(s) cannot be imported; nothing was written",
-                problems.len()
-            ),
-        );
-        failure.problems = problems
-            .iter()
-            .map(|p| format!("line {}: {}", lines[p.index], p.error))
-            .collect();
-        return Err(failure);
-    }
-    let counts = counts(&records);
+    let (spool, lines) = spool(args.file.as_deref())?;
+    let scan = scan(&spool, lines)?;
+    let (spool, total) = (&spool, scan.lines.len());
+    let source = |label| move || records(spool, label, total);
     if args.dry_run {
+        let problems = vmail.check_import_from(source("check"))?;
+        if !problems.is_empty() {
+            return Err(refused(&problems, &scan.lines));
+        }
         let human = format!(
             "{} checked; nothing was written (dry run)",
-            summary(&counts)
+            summary(&scan.counts)
         );
         return Ok(Report::new(
             human,
-            json!({ "ok": true, "dry_run": true, "records": counts }),
+            json!({ "ok": true, "dry_run": true, "records": scan.counts }),
         ));
     }
-    let report = write_all(&vmail, records, &lines)?;
+    let report = match vmail.import_from(source("import")) {
+        Ok(report) => report,
+        Err(e) => {
+            // A record was refused: list every problem, as a dry run would have.
+            if record_of(&e).is_some() {
+                let problems = vmail.check_import_from(source("check"))?;
+                if !problems.is_empty() {
+                    return Err(refused(&problems, &scan.lines));
+                }
+            }
+            return Err(import_failed(&e, &scan.lines));
+        }
+    };
     Ok(Report::changed(
-        format!("imported {}", summary(&counts)),
+        format!("imported {}", summary(&scan.counts)),
         json!({ "dry_run": false, "records": {
             "domain": report.domains, "alias": report.aliases,
             "popbox": report.popboxes, "forwarder": report.forwarders,
@@ -106,35 +107,115 @@ pub fn import(ctx: &Context, args: ImportArgs) -> Outcome<Report> {
     ))
 }
 
-fn read_input(file: Option<&Path>) -> Outcome<String> {
-    let mut text = String::new();
-    let result = match file {
-        Some(path) if path != Path::new("-") => std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_string(&mut text))
-            .map_err(|e| format!("cannot read {}: {e}", path.display())),
-        _ => std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| format!("cannot read standard input: {e}")),
-    };
-    result.map(|_| text).map_err(Failure::usage)
+/// The failure for records that cannot be imported, each problem with its line.
+fn refused(problems: &[ImportProblem], lines: &[usize]) -> Failure {
+    let worst = problems
+        .iter()
+        .max_by_key(|p| exit::severity(exit::for_kind(p.error.kind())))
+        .map_or(ErrorKind::InvalidInput, |p| p.error.kind());
+    let mut failure = Failure::of_kind(
+        worst,
+        format!(
+            "{} record(s) cannot be imported; nothing was written",
+            problems.len()
+        ),
+    );
+    failure.problems = problems
+        .iter()
+        .map(|p| format!("line {}: {}", lines[p.index], p.error))
+        .collect();
+    failure
 }
 
-/// Every record with its line number; every unreadable line is reported, not just the first.
-fn parse(text: &str) -> Outcome<(Vec<usize>, Vec<Record>)> {
-    let mut lines = Vec::new();
-    let mut records = Vec::new();
-    let mut bad = Vec::new();
-    let total = text.lines().count();
-    let mut progress = Progress::new("read", total);
-    for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
-        progress.step();
-        if line.is_empty() {
-            continue;
+/// The record number (from 1) that the library's import error names, if it names one.
+fn record_of(e: &vmailsql::Error) -> Option<(usize, String)> {
+    let message = e.to_string();
+    let (n, rest) = message.strip_prefix("record ")?.split_once(':')?;
+    Some((n.parse().ok()?, rest.to_string()))
+}
+
+fn import_failed(e: &vmailsql::Error, lines: &[usize]) -> Failure {
+    // The library numbers records from 1 in file order; say which line that was.
+    let line = record_of(e)
+        .and_then(|(n, rest)| Some(format!("line {}:{rest}", lines.get(n.checked_sub(1)?)?)));
+    Failure::of_kind(
+        e.kind(),
+        format!(
+            "import failed, nothing was written: {}",
+            line.unwrap_or_else(|| e.to_string())
+        ),
+    )
+}
+
+/// A private, already unlinked copy of the input: the import reads it several times, and
+/// nobody else can change or read it meanwhile (it holds password hashes).
+/// Also says how many lines it holds, for the progress bar.
+fn spool(file: Option<&Path>) -> Outcome<(File, usize)> {
+    let (mut input, name): (Box<dyn Read>, String) = match file {
+        Some(path) if path != Path::new("-") => {
+            let f = File::open(path)
+                .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+            (Box::new(f), path.display().to_string())
         }
-        match jsonl::from_line(line) {
+        _ => (Box::new(std::io::stdin().lock()), "standard input".into()),
+    };
+    let dir = std::env::temp_dir();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let path = dir.join(format!("vmailctl-import.{}.{nanos}", std::process::id()));
+    let cannot = |e: std::io::Error| {
+        Failure::usage(format!(
+            "cannot make a private copy of the input in {} (set TMPDIR): {e}",
+            dir.display()
+        ))
+    };
+    // create_new: never follows a link planted at that name.
+    let mut copy = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(cannot)?;
+    let _ = std::fs::remove_file(&path);
+    let mut lines = 0;
+    let mut buf = vec![0; 1 << 16];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Failure::usage(format!("cannot read {name}: {e}"))),
+        };
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
+        copy.write_all(&buf[..n]).map_err(cannot)?;
+    }
+    Ok((copy, lines + 1))
+}
+
+/// What a first reading of the input found.
+struct Scan {
+    /// The line number of each record, in order.
+    lines: Vec<usize>,
+    counts: BTreeMap<&'static str, usize>,
+}
+
+/// Reads every line once: every unreadable line is reported, not just the first.
+fn scan(spool: &File, lines: usize) -> Outcome<Scan> {
+    let mut scan = Scan {
+        lines: Vec::new(),
+        counts: counts(&[]),
+    };
+    let mut bad = Vec::new();
+    let mut progress = Progress::new("read", lines);
+    for line in Lines::of(spool).map_err(read_failed)? {
+        let (number, line) = line.map_err(read_failed)?;
+        progress.step();
+        match jsonl::from_line(&line) {
             Ok(record) => {
-                lines.push(number);
-                records.push(record);
+                scan.lines.push(number);
+                *scan.counts.entry(jsonl::type_name(&record)).or_default() += 1;
             }
             Err(why) => bad.push(format!("line {number}: {why}")),
         }
@@ -147,59 +228,71 @@ fn parse(text: &str) -> Outcome<(Vec<usize>, Vec<Record>)> {
         failure.problems = bad;
         return Err(failure);
     }
-    if records.is_empty() {
+    if scan.lines.is_empty() {
         return Err(Failure::usage("no records to import"));
     }
-    Ok((lines, records))
+    Ok(scan)
 }
 
-/// Hands the records to the library's atomic import, domains first so that the records of a
-/// domain may come before it in the file.
-fn write_all(vmail: &Vmail, records: Vec<Record>, lines: &[usize]) -> Outcome<ImportReport> {
-    let rank = |r: &Record| match r {
-        Record::Domain(_) => 0,
-        Record::Alias(_) => 1,
-        Record::Popbox(_) => 2,
-        Record::Forwarder(_) => 3,
+fn read_failed(e: std::io::Error) -> Failure {
+    Failure::usage(format!("cannot read the input: {e}"))
+}
+
+/// The records of the spool from the first, for one pass of the library's import.
+fn records(
+    spool: &File,
+    label: &'static str,
+    total: usize,
+) -> vmailsql::Result<impl Iterator<Item = vmailsql::Result<Record>>> {
+    let io = |e: std::io::Error| {
+        vmailsql::Error::new(ErrorKind::Internal, format!("cannot read the input: {e}"))
     };
-    let mut order: Vec<usize> = (0..records.len()).collect();
-    order.sort_by_key(|&i| rank(&records[i]));
-    // Moved, not copied: the records are the bulk of an import's memory.
-    let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
-    let sorted: Vec<Record> = order.iter().filter_map(|&i| slots[i].take()).collect();
-    drop(slots);
-    let busy = sorted.len() >= 500 && std::io::stderr().is_terminal();
-    if busy {
-        eprint!(
-            "import: writing {} records in one transaction...",
-            sorted.len()
-        );
+    let mut progress = Progress::new(label, total);
+    Ok(Lines::of(spool).map_err(io)?.map(move |line| {
+        let (number, line) = line.map_err(io)?;
+        progress.step();
+        jsonl::from_line(&line).map_err(|why| {
+            vmailsql::Error::new(ErrorKind::InvalidInput, format!("line {number}: {why}"))
+        })
+    }))
+}
+
+/// The non-blank lines of the spool from its start, trimmed, with their numbers (from 1).
+struct Lines {
+    reader: BufReader<File>,
+    number: usize,
+    buf: String,
+}
+
+impl Lines {
+    fn of(spool: &File) -> std::io::Result<Lines> {
+        let mut file = spool.try_clone()?;
+        file.seek(SeekFrom::Start(0))?;
+        Ok(Lines {
+            reader: BufReader::with_capacity(1 << 16, file),
+            number: 0,
+            buf: String::new(),
+        })
     }
-    let result = vmail.import(&sorted);
-    if busy {
-        eprintln!();
+}
+
+impl Iterator for Lines {
+    type Item = std::io::Result<(usize, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            self.buf.clear();
+            match self.reader.read_line(&mut self.buf) {
+                Ok(0) => return None,
+                Ok(_) => self.number += 1,
+                Err(e) => return Some(Err(e)),
+            }
+            let line = self.buf.trim();
+            if !line.is_empty() {
+                return Some(Ok((self.number, line.to_string())));
+            }
+        }
     }
-    result.map_err(|e| {
-        // The library numbers records from 1 in the order given; say which line that was.
-        let message = e.to_string();
-        let line = message
-            .strip_prefix("record ")
-            .and_then(|rest| rest.split_once(':'))
-            .and_then(|(n, rest)| Some((n.parse::<usize>().ok()?, rest)))
-            .and_then(|(n, rest)| {
-                Some(format!(
-                    "line {}:{rest}",
-                    lines[*order.get(n.checked_sub(1)?)?]
-                ))
-            });
-        Failure::of_kind(
-            e.kind(),
-            format!(
-                "import failed, nothing was written: {}",
-                line.unwrap_or(message)
-            ),
-        )
-    })
 }
 
 fn counts(records: &[Record]) -> BTreeMap<&'static str, usize> {
