@@ -42,7 +42,7 @@ pub struct ImportReport {
 /// Why one record of an import cannot be taken.
 #[derive(Debug, Clone)]
 pub struct ImportProblem {
-    /// The record's position in the slice given to the check (0-based).
+    /// The record's position among the records given to the check (0-based).
     pub index: usize,
     /// What is wrong: `InvalidInput`, `Conflict` (already exists) or `NotFound` (its domain).
     pub error: Error,
@@ -155,18 +155,15 @@ impl Vmail {
         let mut digest = digest.then(InputDigest::default);
         let mut problems = Vec::new();
         for (index, record) in source()?.enumerate() {
-            let outcome = match self.checked_record(record?.borrow()) {
-                Err(e) => Err(e),
-                Ok(r) => {
-                    if let Some(d) = digest.as_mut() {
-                        d.record(&r);
-                    }
-                    match &*r {
-                        Record::Domain(d) => site.take_domain(d),
-                        _ => Ok(()),
-                    }
+            let outcome = self.checked_record(record?.borrow()).and_then(|r| {
+                if let Some(d) = digest.as_mut() {
+                    d.record(&r);
                 }
-            };
+                match &*r {
+                    Record::Domain(d) => site.take_domain(d),
+                    _ => Ok(()),
+                }
+            });
             if let Err(error) = outcome {
                 problems.push(ImportProblem { index, error });
             }

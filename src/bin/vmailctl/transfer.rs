@@ -210,9 +210,9 @@ fn scan(spool: &File, lines: usize) -> Outcome<Scan> {
     let mut bad = Vec::new();
     let mut progress = Progress::new("read", lines);
     for line in Lines::of(spool).map_err(read_failed)? {
-        let (number, line) = line.map_err(read_failed)?;
+        let (number, parsed) = line.map_err(read_failed)?;
         progress.step();
-        match jsonl::from_line(&line) {
+        match parsed {
             Ok(record) => {
                 scan.lines.push(number);
                 *scan.counts.entry(jsonl::type_name(&record)).or_default() += 1;
@@ -249,15 +249,16 @@ fn records(
     };
     let mut progress = Progress::new(label, total);
     Ok(Lines::of(spool).map_err(io)?.map(move |line| {
-        let (number, line) = line.map_err(io)?;
+        let (number, parsed) = line.map_err(io)?;
         progress.step();
-        jsonl::from_line(&line).map_err(|why| {
+        parsed.map_err(|why| {
             vmailsql::Error::new(ErrorKind::InvalidInput, format!("line {number}: {why}"))
         })
     }))
 }
 
-/// The non-blank lines of the spool from its start, trimmed, with their numbers (from 1).
+/// The non-blank lines of the spool from its start, each parsed where it was read (no copy of
+/// the line), with its number (from 1).
 struct Lines {
     reader: BufReader<File>,
     number: usize,
@@ -277,7 +278,7 @@ impl Lines {
 }
 
 impl Iterator for Lines {
-    type Item = std::io::Result<(usize, String)>;
+    type Item = std::io::Result<(usize, Result<Record, String>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
@@ -289,7 +290,7 @@ impl Iterator for Lines {
             }
             let line = self.buf.trim();
             if !line.is_empty() {
-                return Some(Ok((self.number, line.to_string())));
+                return Some(Ok((self.number, jsonl::from_line(line))));
             }
         }
     }
