@@ -20,6 +20,7 @@ mod progress;
 mod resolve;
 mod schema;
 mod secret;
+mod spool;
 mod transfer;
 
 use std::process::ExitCode;

@@ -2,10 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 use vmailsql::{ErrorKind, ImportProblem, Record};
@@ -16,6 +15,7 @@ use crate::exit::{self, Failure, Outcome};
 use crate::jsonl;
 use crate::output::Report;
 use crate::progress::Progress;
+use crate::spool::{self, Lines};
 
 pub fn export(ctx: &Context, args: ExportArgs) -> Outcome<Report> {
     let vmail = ctx.vmail()?;
@@ -63,12 +63,14 @@ fn private_file(path: &Path) -> Outcome<std::fs::File> {
 }
 
 /// Reads and checks everything, then writes all of it in one transaction, or nothing. The
-/// input is read from a private copy (standard input can be read only once, and a file could
-/// change between passes), a record at a time: a million popboxes are never held at once.
+/// input is parsed once into a private copy (standard input can be read only once, and a file
+/// could change between passes), which the library's passes read a record at a time: a
+/// million popboxes are never held at once.
 pub fn import(ctx: &Context, args: ImportArgs) -> Outcome<Report> {
     let vmail = ctx.vmail()?;
-    let (spool, lines) = spool(args.file.as_deref())?;
-    let scan = scan(&spool, lines)?;
+    let (input, lines) = spool::copy_input(args.file.as_deref())?;
+    let (scan, spool) = scan(&input, lines)?;
+    drop(input);
     let (spool, total) = (&spool, scan.lines.len());
     let source = |label| move || records(spool, label, total);
     if args.dry_run {
@@ -147,75 +149,33 @@ fn import_failed(e: &vmailsql::Error, lines: &[usize]) -> Failure {
     )
 }
 
-/// A private, already unlinked copy of the input: the import reads it several times, and
-/// nobody else can change or read it meanwhile (it holds password hashes).
-/// Also says how many lines it holds, for the progress bar.
-fn spool(file: Option<&Path>) -> Outcome<(File, usize)> {
-    let (mut input, name): (Box<dyn Read>, String) = match file {
-        Some(path) if path != Path::new("-") => {
-            let f = File::open(path)
-                .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
-            (Box::new(f), path.display().to_string())
-        }
-        _ => (Box::new(std::io::stdin().lock()), "standard input".into()),
-    };
-    let dir = std::env::temp_dir();
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let path = dir.join(format!("vmailctl-import.{}.{nanos}", std::process::id()));
-    let cannot = |e: std::io::Error| {
-        Failure::usage(format!(
-            "cannot make a private copy of the input in {} (set TMPDIR): {e}",
-            dir.display()
-        ))
-    };
-    // create_new: never follows a link planted at that name.
-    let mut copy = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .map_err(cannot)?;
-    let _ = std::fs::remove_file(&path);
-    let mut lines = 0;
-    let mut buf = vec![0; 1 << 16];
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Failure::usage(format!("cannot read {name}: {e}"))),
-        };
-        lines += buf[..n].iter().filter(|&&b| b == b'\n').count();
-        copy.write_all(&buf[..n]).map_err(cannot)?;
-    }
-    Ok((copy, lines + 1))
-}
-
-/// What a first reading of the input found.
+/// What the reading of the input found.
 struct Scan {
     /// The line number of each record, in order.
     lines: Vec<usize>,
     counts: BTreeMap<&'static str, usize>,
 }
 
-/// Reads every line once: every unreadable line is reported, not just the first.
-fn scan(spool: &File, lines: usize) -> Outcome<Scan> {
+/// Parses every line once, into the compact private copy that the import's passes read:
+/// every unreadable line is reported, not just the first.
+fn scan(input: &File, lines: usize) -> Outcome<(Scan, File)> {
     let mut scan = Scan {
         lines: Vec::new(),
         counts: counts(&[]),
     };
     let mut bad = Vec::new();
+    let mut spool = spool::Writer::new()?;
     let mut progress = Progress::new("read", lines);
-    for line in Lines::of(spool).map_err(read_failed)? {
+    for line in Lines::of(input).map_err(read_failed)? {
         let (number, parsed) = line.map_err(read_failed)?;
         progress.step();
         match parsed {
             Ok(record) => {
                 scan.lines.push(number);
                 *scan.counts.entry(jsonl::type_name(&record)).or_default() += 1;
+                if bad.is_empty() {
+                    spool.push(&record).map_err(copy_failed)?;
+                }
             }
             Err(why) => bad.push(format!("line {number}: {why}")),
         }
@@ -231,11 +191,15 @@ fn scan(spool: &File, lines: usize) -> Outcome<Scan> {
     if scan.lines.is_empty() {
         return Err(Failure::usage("no records to import"));
     }
-    Ok(scan)
+    Ok((scan, spool.finish().map_err(copy_failed)?))
 }
 
 fn read_failed(e: std::io::Error) -> Failure {
     Failure::usage(format!("cannot read the input: {e}"))
+}
+
+fn copy_failed(e: std::io::Error) -> Failure {
+    Failure::usage(format!("cannot write the private copy of the input: {e}"))
 }
 
 /// The records of the spool from the first, for one pass of the library's import.
@@ -248,52 +212,10 @@ fn records(
         vmailsql::Error::new(ErrorKind::Internal, format!("cannot read the input: {e}"))
     };
     let mut progress = Progress::new(label, total);
-    Ok(Lines::of(spool).map_err(io)?.map(move |line| {
-        let (number, parsed) = line.map_err(io)?;
+    Ok(spool::Reader::of(spool).map_err(io)?.map(move |record| {
         progress.step();
-        parsed.map_err(|why| {
-            vmailsql::Error::new(ErrorKind::InvalidInput, format!("line {number}: {why}"))
-        })
+        record.map_err(io)
     }))
-}
-
-/// The non-blank lines of the spool from its start, each parsed where it was read (no copy of
-/// the line), with its number (from 1).
-struct Lines {
-    reader: BufReader<File>,
-    number: usize,
-    buf: String,
-}
-
-impl Lines {
-    fn of(spool: &File) -> std::io::Result<Lines> {
-        let mut file = spool.try_clone()?;
-        file.seek(SeekFrom::Start(0))?;
-        Ok(Lines {
-            reader: BufReader::with_capacity(1 << 16, file),
-            number: 0,
-            buf: String::new(),
-        })
-    }
-}
-
-impl Iterator for Lines {
-    type Item = std::io::Result<(usize, Result<Record, String>)>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            self.buf.clear();
-            match self.reader.read_line(&mut self.buf) {
-                Ok(0) => return None,
-                Ok(_) => self.number += 1,
-                Err(e) => return Some(Err(e)),
-            }
-            let line = self.buf.trim();
-            if !line.is_empty() {
-                return Some(Ok((self.number, jsonl::from_line(line))));
-            }
-        }
-    }
 }
 
 fn counts(records: &[Record]) -> BTreeMap<&'static str, usize> {
