@@ -132,10 +132,11 @@ impl Fields {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn samples() -> Vec<Record> {
+    /// One record of each type, for this format's tests and the spool's.
+    pub(crate) fn samples() -> Vec<Record> {
         vec![
             Record::Domain(Domain {
                 name: "example.org".into(),
