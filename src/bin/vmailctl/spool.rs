@@ -271,12 +271,17 @@ impl Iterator for Reader {
     type Item = io::Result<Record>;
 
     fn next(&mut self) -> Option<io::Result<Record>> {
-        let mut tag = [0];
-        match self.input.read(&mut tag) {
-            Ok(0) => None,
-            Ok(_) => Some(self.record(tag[0])),
-            Err(e) => Some(Err(e)),
-        }
+        // The end of the copy is only ever between two records.
+        let tag = loop {
+            match self.input.fill_buf() {
+                Ok([]) => return None,
+                Ok(buf) => break buf[0],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Some(Err(e)),
+            }
+        };
+        self.input.consume(1);
+        Some(self.record(tag))
     }
 }
 
