@@ -17,7 +17,7 @@ use crate::exit::{Failure, Outcome};
 use crate::jsonl;
 
 /// A new file only this process can open, already unlinked.
-pub fn private_file() -> Outcome<File> {
+fn unlinked_file() -> Outcome<File> {
     let dir = std::env::temp_dir();
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -51,7 +51,7 @@ pub fn copy_input(file: Option<&Path>) -> Outcome<(File, usize)> {
         }
         _ => (Box::new(io::stdin().lock()), "standard input".into()),
     };
-    let mut copy = private_file()?;
+    let mut copy = unlinked_file()?;
     let mut lines = 0;
     let mut buf = vec![0; 1 << 16];
     loop {
@@ -121,55 +121,51 @@ const FORWARDER: u8 = 4;
 /// Writes records in the compact form to a private file.
 pub struct Writer {
     out: BufWriter<File>,
-    buf: Vec<u8>,
 }
 
 impl Writer {
     pub fn new() -> Outcome<Writer> {
         Ok(Writer {
-            out: BufWriter::with_capacity(1 << 16, private_file()?),
-            buf: Vec::new(),
+            out: BufWriter::with_capacity(1 << 16, unlinked_file()?),
         })
     }
 
     pub fn push(&mut self, record: &Record) -> io::Result<()> {
-        let b = &mut self.buf;
-        b.clear();
+        let o = &mut self.out;
         match record {
             Record::Domain(d) => {
-                b.push(DOMAIN);
-                text(b, &d.name)?;
-                optional(b, d.path.as_deref())?;
-                optional(b, d.unix_user.as_deref())?;
+                o.write_all(&[DOMAIN])?;
+                text(o, &d.name)?;
+                optional(o, d.path.as_deref())?;
+                optional(o, d.unix_user.as_deref())?;
                 match d.max_popbox {
-                    None => b.push(0),
+                    None => o.write_all(&[0])?,
                     Some(n) => {
-                        b.push(1);
-                        b.extend_from_slice(&n.to_le_bytes());
+                        o.write_all(&[1])?;
+                        o.write_all(&n.to_le_bytes())?;
                     }
                 }
-                optional(b, d.password_hash.as_deref())?;
+                optional(o, d.password_hash.as_deref())
             }
             Record::Alias(a) => {
-                b.push(ALIAS);
-                text(b, &a.alias)?;
-                text(b, &a.domain)?;
+                o.write_all(&[ALIAS])?;
+                text(o, &a.alias)?;
+                text(o, &a.domain)
             }
             Record::Popbox(p) => {
-                b.push(POPBOX);
-                text(b, &p.domain)?;
-                text(b, &p.local_part)?;
-                optional(b, p.mbox_name.as_deref())?;
-                optional(b, p.password_hash.as_deref())?;
+                o.write_all(&[POPBOX])?;
+                text(o, &p.domain)?;
+                text(o, &p.local_part)?;
+                optional(o, p.mbox_name.as_deref())?;
+                optional(o, p.password_hash.as_deref())
             }
             Record::Forwarder(f) => {
-                b.push(FORWARDER);
-                text(b, &f.domain)?;
-                text(b, &f.local_part)?;
-                text(b, &f.remote_name)?;
+                o.write_all(&[FORWARDER])?;
+                text(o, &f.domain)?;
+                text(o, &f.local_part)?;
+                text(o, &f.remote_name)
             }
         }
-        self.out.write_all(&self.buf)
     }
 
     /// The written file, to be read with [`Reader`].
@@ -178,23 +174,19 @@ impl Writer {
     }
 }
 
-fn text(b: &mut Vec<u8>, s: &str) -> io::Result<()> {
+fn text(o: &mut impl Write, s: &str) -> io::Result<()> {
     let len = u32::try_from(s.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "a field over 4 GiB"))?;
-    b.extend_from_slice(&len.to_le_bytes());
-    b.extend_from_slice(s.as_bytes());
-    Ok(())
+    o.write_all(&len.to_le_bytes())?;
+    o.write_all(s.as_bytes())
 }
 
-fn optional(b: &mut Vec<u8>, s: Option<&str>) -> io::Result<()> {
+fn optional(o: &mut impl Write, s: Option<&str>) -> io::Result<()> {
     match s {
-        None => {
-            b.push(0);
-            Ok(())
-        }
+        None => o.write_all(&[0]),
         Some(s) => {
-            b.push(1);
-            text(b, s)
+            o.write_all(&[1])?;
+            text(o, s)
         }
     }
 }
