@@ -141,8 +141,27 @@ fn same_cases(site: &Site) {
         other => panic!("{}: {other:?}", site.url),
     }
 
+    alias_beside_a_collation_twin(site);
     rows_in_capitals(site);
     writes_touch_only_the_name_asked(site);
+}
+
+/// An alias whose name a `_ci` collation equates with another domain's (`example.com` beside
+/// `exämple.com`) still leads to its own target.
+fn alias_beside_a_collation_twin(site: &Site) {
+    raw(
+        site,
+        "INSERT INTO domain (domain_name, unix_user, path) \
+         VALUES ('exämple.com', 'vmail', '/var/mail/twin')",
+    );
+    site.vmail.add_alias("example.com", "example.org").unwrap();
+    assert_eq!(popbox_of(site, "alice@example.com"), "alice");
+    assert_eq!(
+        site.vmail.local_domain("example.com").unwrap(),
+        "example.org"
+    );
+    site.vmail.delete_alias("example.com").unwrap();
+    raw(site, "DELETE FROM domain WHERE domain_name = 'exämple.com'");
 }
 
 /// Changes by name act on the row that truly has that name, never on one only the collation

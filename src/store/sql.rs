@@ -29,19 +29,57 @@ pub(crate) struct RouteRow {
     pub mbox_name: Option<String>,
 }
 
-/// The domain rows a name may stand for: the domain itself and an alias's target, one
-/// primary-key probe each, no UNION. With [`Probes::Joins`] a name that is both a domain and
-/// an alias gives two rows: [`direct_first`] makes the domain itself win; the `COALESCE` of
-/// [`Probes::Subqueries`] gives the domain itself only.
-fn real_domain(probes: Probes) -> &'static str {
-    match probes {
-        Probes::Joins => {
-            "d.domain_name IN (?, (SELECT a.domain_name FROM domain_alias a WHERE a.alias = ?))"
+/// How a name's domain row is found. [`Via::Name`]: the domain itself, else an alias's target;
+/// the `COALESCE` reads the alias only when the name is not a domain (a direct lookup pays no
+/// alias probe) and gives one row at most, faster on both backends than an `IN` of the two names
+/// (measured 3-8% on MariaDB, both schemas, 1k and 1M popboxes). [`Via::Alias`]: the alias's
+/// target alone, for the rare name that matches a domain only by the collation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Name,
+    Alias,
+}
+
+impl Via {
+    fn condition(self) -> &'static str {
+        match self {
+            Via::Name => {
+                "d.domain_name = COALESCE((SELECT x.domain_name FROM domain x WHERE x.domain_name = ?), \
+                 (SELECT a.domain_name FROM domain_alias a WHERE a.alias = ?))"
+            }
+            Via::Alias => "d.domain_name = (SELECT a.domain_name FROM domain_alias a WHERE a.alias = ?)",
         }
-        Probes::Subqueries => {
-            "d.domain_name = COALESCE((SELECT x.domain_name FROM domain x WHERE x.domain_name = ?), \
-             (SELECT a.domain_name FROM domain_alias a WHERE a.alias = ?))"
+    }
+
+    fn params(self, domain: &str) -> impl Iterator<Item = Value> {
+        let n = if self == Via::Name { 2 } else { 1 };
+        std::iter::repeat_n(Value::from(domain), n)
+    }
+}
+
+/// A query's text for each [`Via`], each built the first time it is asked for.
+struct PerVia {
+    build: fn(Via) -> String,
+    name: OnceLock<String>,
+    alias: OnceLock<String>,
+}
+
+impl PerVia {
+    const fn new(build: fn(Via) -> String) -> PerVia {
+        PerVia {
+            build,
+            name: OnceLock::new(),
+            alias: OnceLock::new(),
         }
+    }
+
+    fn get(&self, via: Via) -> &str {
+        let text = if via == Via::Name {
+            &self.name
+        } else {
+            &self.alias
+        };
+        text.get_or_init(|| (self.build)(via))
     }
 }
 
@@ -76,8 +114,8 @@ const MBOX_NAME: &str =
 
 /// One statement, one row: the domain (directly or through an alias) with the forwarder, popbox
 /// and catch-all that could answer for `local_part`, each a primary-key join on the domain row.
-fn route_query(probes: Probes) -> &'static str {
-    fn build(probes: Probes) -> String {
+fn route_query(via: Via) -> &'static str {
+    fn build(via: Via) -> String {
         format!(
             "SELECT d.domain_name, d.path, d.unix_user, c.remote_name, f.remote_name, {MBOX_NAME}, \
              f.local_part, p.local_part FROM domain d \
@@ -85,16 +123,19 @@ fn route_query(probes: Probes) -> &'static str {
              LEFT JOIN popbox p ON p.domain_name = d.domain_name AND p.local_part = ? \
              LEFT JOIN forwarder c ON c.domain_name = d.domain_name AND c.local_part = '{CATCH_ALL}' \
              WHERE {}",
-            real_domain(probes)
+            via.condition()
         )
     }
-    static SQL: PerShape = PerShape::new(build);
-    SQL.get(probes)
+    static SQL: PerVia = PerVia::new(build);
+    SQL.get(via)
 }
 
-fn route_params(domain: &str, local_part: &str) -> Vec<Value> {
-    let (d, l) = (Value::from(domain), Value::from(local_part));
-    vec![l.clone(), l, d.clone(), d]
+fn route_params(via: Via, domain: &str, local_part: &str) -> Vec<Value> {
+    let l = Value::from(local_part);
+    [l.clone(), l]
+        .into_iter()
+        .chain(via.params(domain))
+        .collect()
 }
 
 /// The database's plan for the resolution query of `local_part@domain`.
@@ -104,7 +145,10 @@ pub(crate) fn explain_route(
     local_part: &str,
 ) -> Result<Vec<String>> {
     let probes = db.probes();
-    let mut plan = db.explain(route_query(probes), &route_params(domain, local_part))?;
+    let mut plan = db.explain(
+        route_query(Via::Name),
+        &route_params(Via::Name, domain, local_part),
+    )?;
     let address = address_query(probes);
     plan.extend(db.explain(address, &address_params(probes, domain, local_part))?);
     Ok(plan)
@@ -141,23 +185,40 @@ fn domain_answers(db: &mut dyn Backend, row: &DomainRow, wanted: &str) -> Result
         .any(|alias| names_match(&alias, wanted)))
 }
 
+/// The domain row `domain` stands for, with the rest of the row `query` returned for it: the
+/// row found [`Via::Name`], or when that domain is only a collation match that does not answer
+/// for `domain`, the alias's target.
+fn find_domain(
+    db: &mut dyn Backend,
+    domain: &str,
+    query: impl Fn(Via) -> (&'static str, Vec<Value>),
+) -> Result<Option<(DomainRow, std::vec::IntoIter<Value>)>> {
+    for via in [Via::Name, Via::Alias] {
+        let (sql, params) = query(via);
+        let Some(row) = db.query(sql, &params)?.into_iter().next() else {
+            return Ok(None);
+        };
+        let mut rest = row.into_iter();
+        let found = domain_of(&mut rest);
+        if domain_answers(db, &found, domain)? {
+            return Ok(Some((found, rest)));
+        }
+    }
+    Ok(None)
+}
+
 pub(crate) fn route(
     db: &mut dyn Backend,
     domain: &str,
     local_part: &str,
 ) -> Result<Option<RouteRow>> {
-    let rows = db.query(route_query(db.probes()), &route_params(domain, local_part))?;
-    let Some(row) = direct_first(rows, domain) else {
+    let query = |via| (route_query(via), route_params(via, domain, local_part));
+    let Some((found, mut it)) = find_domain(db, domain, query)? else {
         return Ok(None);
     };
-    let mut it = row.into_iter();
-    let found = domain_of(&mut it);
     let mut next = || it.next().unwrap_or(Value::Null).text();
     let (forwarder, mbox_name) = (next(), next());
     let (forwarder_name, popbox_name) = (next(), next());
-    if !domain_answers(db, &found, domain)? {
-        return Ok(None);
-    }
     Ok(Some(RouteRow {
         domain: found,
         forwarder: named(forwarder, forwarder_name, local_part),
@@ -218,18 +279,6 @@ pub(crate) fn route_in(
     })
 }
 
-/// Of the rows [`real_domain`] matched (first column: the domain's name), the domain `wanted`
-/// itself when it is one, else an alias's target.
-fn direct_first(rows: Vec<Vec<Value>>, wanted: &str) -> Option<Vec<Value>> {
-    let is_direct = |row: &Vec<Value>| matches!(row.first(), Some(Value::Text(name)) if names_match(name, wanted));
-    let mut rows = rows.into_iter();
-    let first = rows.next()?;
-    if is_direct(&first) {
-        return Some(first);
-    }
-    Some(rows.find(is_direct).unwrap_or(first))
-}
-
 fn domain_of(it: &mut impl Iterator<Item = Value>) -> DomainRow {
     let mut next = || it.next().unwrap_or(Value::Null).text();
     DomainRow {
@@ -242,21 +291,17 @@ fn domain_of(it: &mut impl Iterator<Item = Value>) -> DomainRow {
 
 /// The local domain a name stands for, with its catch-all, when it is local.
 pub(crate) fn local_domain(db: &mut dyn Backend, domain: &str) -> Result<Option<DomainRow>> {
-    fn build(probes: Probes) -> String {
+    fn build(via: Via) -> String {
         format!(
             "SELECT d.domain_name, d.path, d.unix_user, c.remote_name FROM domain d \
              LEFT JOIN forwarder c ON c.domain_name = d.domain_name \
              AND c.local_part = '{CATCH_ALL}' WHERE {}",
-            real_domain(probes)
+            via.condition()
         )
     }
-    static SQL: PerShape = PerShape::new(build);
-    let rows = db.query(SQL.get(db.probes()), &[domain.into(), domain.into()])?;
-    let Some(row) = direct_first(rows, domain) else {
-        return Ok(None);
-    };
-    let found = domain_of(&mut row.into_iter());
-    Ok(domain_answers(db, &found, domain)?.then_some(found))
+    static SQL: PerVia = PerVia::new(build);
+    let query = |via: Via| (SQL.get(via), via.params(domain).collect());
+    Ok(find_domain(db, domain, query)?.map(|(found, _)| found))
 }
 
 /// A popbox with what login needs: `(popbox, domain path, unix_user)`.
