@@ -57,54 +57,40 @@ impl Via {
     }
 }
 
-/// A query's text for each [`Via`], each built the first time it is asked for.
-struct PerVia {
-    build: fn(Via) -> String,
-    name: OnceLock<String>,
-    alias: OnceLock<String>,
+/// A query's text for each of two variants (a [`Via`], a [`Probes`] shape), each built the
+/// first time it is asked for.
+struct PerVariant<K> {
+    build: fn(K) -> String,
+    texts: [OnceLock<String>; 2],
 }
 
-impl PerVia {
-    const fn new(build: fn(Via) -> String) -> PerVia {
-        PerVia {
+impl<K: Variant> PerVariant<K> {
+    const fn new(build: fn(K) -> String) -> PerVariant<K> {
+        PerVariant {
             build,
-            name: OnceLock::new(),
-            alias: OnceLock::new(),
+            texts: [OnceLock::new(), OnceLock::new()],
         }
     }
 
-    fn get(&self, via: Via) -> &str {
-        let text = if via == Via::Name {
-            &self.name
-        } else {
-            &self.alias
-        };
-        text.get_or_init(|| (self.build)(via))
+    fn get(&self, key: K) -> &str {
+        self.texts[key.index()].get_or_init(|| (self.build)(key))
     }
 }
 
-/// A query's text for each [`Probes`] shape, each built the first time it is asked for.
-struct PerShape {
-    build: fn(Probes) -> String,
-    joins: OnceLock<String>,
-    subqueries: OnceLock<String>,
+/// Which of a [`PerVariant`]'s two texts a variant has.
+trait Variant: Copy {
+    fn index(self) -> usize;
 }
 
-impl PerShape {
-    const fn new(build: fn(Probes) -> String) -> PerShape {
-        PerShape {
-            build,
-            joins: OnceLock::new(),
-            subqueries: OnceLock::new(),
-        }
+impl Variant for Via {
+    fn index(self) -> usize {
+        usize::from(self == Via::Alias)
     }
+}
 
-    fn get(&self, probes: Probes) -> &str {
-        let text = match probes {
-            Probes::Joins => &self.joins,
-            Probes::Subqueries => &self.subqueries,
-        };
-        text.get_or_init(|| (self.build)(probes))
+impl Variant for Probes {
+    fn index(self) -> usize {
+        usize::from(self == Probes::Subqueries)
     }
 }
 
@@ -126,7 +112,7 @@ fn route_query(via: Via) -> &'static str {
             via.condition()
         )
     }
-    static SQL: PerVia = PerVia::new(build);
+    static SQL: PerVariant<Via> = PerVariant::new(build);
     SQL.get(via)
 }
 
@@ -247,7 +233,7 @@ fn address_query(probes: Probes) -> &'static str {
                 .to_owned(),
         }
     }
-    static SQL: PerShape = PerShape::new(build);
+    static SQL: PerVariant<Probes> = PerVariant::new(build);
     SQL.get(probes)
 }
 
@@ -299,7 +285,7 @@ pub(crate) fn local_domain(db: &mut dyn Backend, domain: &str) -> Result<Option<
             via.condition()
         )
     }
-    static SQL: PerVia = PerVia::new(build);
+    static SQL: PerVariant<Via> = PerVariant::new(build);
     let query = |via: Via| (SQL.get(via), via.params(domain).collect());
     Ok(find_domain(db, domain, query)?.map(|(found, _)| found))
 }
