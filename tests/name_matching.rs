@@ -7,7 +7,7 @@
 mod common;
 
 use mysql::prelude::Queryable;
-use vmailsql::{ErrorKind, NewDomain, Resolution, SchemaKind, Vmail};
+use vmailsql::{Config, ErrorKind, NewDomain, Resolution, SchemaKind, Vmail};
 
 struct Site {
     vmail: Vmail,
@@ -119,6 +119,30 @@ fn same_cases(site: &Site) {
         site,
         "info + space",
         v.resolve_parts("info ", "example.org"),
+    );
+    // The same with the domain row kept, as Exim's domain check leaves it: the resolution then
+    // probes only the forwarder and the popbox, and still matches nothing but ASCII case.
+    let mut config = Config::with_database(&site.url);
+    config.domain_cache_max_age = Some(std::time::Duration::from_secs(600));
+    let cached = Vmail::open(config).unwrap();
+    assert_eq!(cached.local_domain("example.org").unwrap(), "example.org");
+    match cached.resolve("ALICE@Example.ORG") {
+        Ok(Resolution::Mailbox(m)) => assert_eq!(m.local_part, "alice", "{}", site.url),
+        other => panic!("{}: cached ALICE: {other:?}", site.url),
+    }
+    match cached.resolve("INFO@example.org") {
+        Ok(Resolution::Forward { targets, .. }) => {
+            assert_eq!(targets, ["alice@example.org"], "{}", site.url)
+        }
+        other => panic!("{}: cached INFO: {other:?}", site.url),
+    }
+    for address in ["alicé@example.org", "ALİCE@example.org", "infö@example.org"] {
+        not_found(site, address, cached.resolve(address));
+    }
+    not_found(
+        site,
+        "info + space, cached",
+        cached.resolve_parts("info ", "example.org"),
     );
     for domain in ["exämple.org", "exämple.net", "examplé.org"] {
         not_found(site, domain, v.resolve(&format!("alice@{domain}")));

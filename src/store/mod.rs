@@ -144,11 +144,11 @@ pub(crate) trait Backend: Send {
 /// `Handler_read_key`, BENCHMARKS.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Probes {
-    /// Joins on the domain row, the domain found by `IN (name, alias target)`: MariaDB reads
-    /// each probed row once (a `COALESCE` of subqueries costs it one read more per query).
-    Joins,
-    /// Scalar subqueries and a `COALESCE` of them: SQLite runs these 1.5-2.8x faster than the
-    /// same probes as joins or as an `IN` list.
+    /// One scalar subquery per table, returning the row's name and value packed in one string:
+    /// MariaDB reads a row once per subquery, and joins on the domain row read that row too.
+    Packed,
+    /// A scalar subquery per column: SQLite runs these 1.5-2.8x faster than the same probes as
+    /// joins, and its repeated probes of a row hit its page cache.
     Subqueries,
 }
 

@@ -319,7 +319,7 @@ impl Backend for MysqlBackend {
     }
 
     fn probes(&self) -> Probes {
-        Probes::Joins
+        Probes::Packed
     }
 
     fn replica_state(&mut self) -> Result<ReplicaState> {
