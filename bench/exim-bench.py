@@ -40,8 +40,6 @@ sys.path.insert(0, str(REPO / "tests" / "e2e"))
 import eximlib as E  # noqa: E402
 
 USER, PASSWORD = "exim_bench", "bench-secret"
-# The CPU pinning of the fixture's runs (`one_cpu`): empty, or a `taskset` prefix.
-PIN: list[str] = []
 RW_USER = "exim_bench_rw"
 
 FLOOR_MAIN = """\
@@ -226,11 +224,13 @@ def measure(db: E.MariaDB, exim: E.PrivateExim, mix: list[tuple[str, str]], budg
     }
 
 
-def fixture_figures(fixture: Path, *args: str, stdin: str = "", runs: int = 3) -> list[dict]:
-    """`exim_fixture ARGS` several times; each run's `key=value` line as a dict of floats."""
+def fixture_figures(fixture: Path, *args: str, stdin: str = "", runs: int = 3,
+                    prefix: tuple[str, ...] = ()) -> list[dict]:
+    """`exim_fixture ARGS` several times (after `prefix`, a `taskset` say); each run's
+    `key=value` line as a dict of floats."""
     out = []
     for _ in range(runs):
-        line = subprocess.run([*PIN, str(fixture), *args], input=stdin, capture_output=True,
+        line = subprocess.run([*prefix, str(fixture), *args], input=stdin, capture_output=True,
                               text=True, check=True).stdout.split()
         out.append({k: float(v) for k, v in (w.split("=", 1) for w in line)})
     return out
@@ -244,9 +244,9 @@ def library_figures(fixture: Path, db: E.MariaDB, name: str, conf: Path, data: D
     addresses = "\n".join(a for a, _ in data.mix)
     direct = " ".join(a for a, o in data.mix if o == "mailbox" and a.split("@")[1][0] == "d")
     rw = E.write_vmailsql_config(conf.with_suffix(".rw.conf"), db.url(name, RW_USER, PASSWORD))
-    with one_cpu(db):
+    with one_cpu(db) as pin:
         runs = fixture_figures(fixture, "interleaved", str(conf), db.url(name, USER, PASSWORD),
-                               stdin=direct + "\n" + addresses)
+                               stdin=direct + "\n" + addresses, prefix=pin)
     auth = min(r["overhead_pct"] for r in fixture_figures(fixture, "auth", str(rw),
                                                           "u0@d0.example", "100"))
     connect = min(fixture_figures(fixture, "connect", str(conf), "20"), key=lambda r: r["ratio"])
@@ -260,19 +260,16 @@ def library_figures(fixture: Path, db: E.MariaDB, name: str, conf: Path, data: D
 
 @contextlib.contextmanager
 def one_cpu(db: E.MariaDB):
-    """Pins the server (every thread) to CPU 0 while the library figures are taken, with the
-    fixture pinned there too (`fixture_figures`): otherwise each connection's server thread runs
-    on the client's vCPU or on the other one, a round trip of about 8 or 75 us, and a figure
-    taken on one connection would be divided by one taken on another."""
-    global PIN
+    """Pins the server (every thread) to CPU 0 and yields the prefix that pins a fixture run
+    there too: otherwise each connection's server thread runs on the client's vCPU or on the
+    other one, a round trip of about 8 or 75 us, and a figure taken on one connection would be
+    divided by one taken on another."""
     pid = (db.base / "mysqld.pid").read_text().strip()
     every = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
     subprocess.run(["taskset", "-a", "-p", "-c", "0", pid], check=True, capture_output=True)
-    PIN = ["taskset", "-c", "0"]
     try:
-        yield
+        yield ("taskset", "-c", "0")
     finally:
-        PIN = []
         subprocess.run(["taskset", "-a", "-p", "-c", every, pid], check=True,
                        capture_output=True)
 

@@ -148,6 +148,9 @@ fn interleaved(config: &str, url: &str) -> Result<String, String> {
     let mut conn = mysql::Conn::new(opts).map_err(|e| format!("connect: {e}"))?;
     let mut lines = stdin_addresses()?;
     let direct: Vec<String> = lines.remove(0).split(' ').map(str::to_owned).collect();
+    if lines.is_empty() {
+        return Err("no addresses to resolve after the line of PK addresses".into());
+    }
     let (cold, warm) = (open(config, 0)?, open(config, 3600)?);
     for address in &lines {
         let _ = warm.local_domain(address.rsplit('@').next().unwrap_or(""));

@@ -246,10 +246,9 @@ fn address_query(probes: Probes) -> &'static str {
 fn unpack(packed: Option<String>) -> (Option<String>, Option<String>) {
     let split = |s: &str| {
         let (n, rest) = s.split_once(':')?;
-        let at = rest
-            .char_indices()
-            .nth(n.parse().ok()?)
-            .map_or(rest.len(), |(i, _)| i);
+        // The byte offset after the name's N characters; none when the string is shorter.
+        let mut ends = rest.char_indices().map(|(i, _)| i).chain([rest.len()]);
+        let at = ends.nth(n.parse().ok()?)?;
         Some((rest[at..].to_owned(), rest[..at].to_owned()))
     };
     match packed.as_deref().and_then(split) {
@@ -280,8 +279,9 @@ pub(crate) fn route_in(
     let ((forwarder, forwarder_name), (mbox_name, popbox_name)) = match probes {
         Probes::Packed => (unpack(next()), unpack(next())),
         Probes::Subqueries => {
-            let (forwarder, mbox_name) = (next(), next());
-            ((forwarder, next()), (mbox_name, next()))
+            let (forwarder, mbox_name, forwarder_name, popbox_name) =
+                (next(), next(), next(), next());
+            ((forwarder, forwarder_name), (mbox_name, popbox_name))
         }
     };
     Ok(RouteRow {
@@ -938,5 +938,7 @@ mod tests {
         assert_eq!(unpack(some("5:paulo")), (some(""), some("paulo")));
         assert_eq!(unpack(None), (None, None));
         assert_eq!(unpack(some("x:abc")), (None, None));
+        // A length beyond the string is not a packed probe.
+        assert_eq!(unpack(some("9:abc")), (None, None));
     }
 }
