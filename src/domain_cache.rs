@@ -1,10 +1,11 @@
 //! Domain rows a handle has just read, reused by the next resolutions in the same domain.
 //!
 //! Exim checks a domain (`vmailsql_exim_match_domain`) a moment before it routes an address in
-//! it, and a daemon resolves many addresses of few domains: with the domain row and its
-//! catch-all at hand, a resolution reads only the forwarder and the popbox. Only the domain
-//! row, its catch-all and "not a local domain" are kept, never a popbox or a forwarder, so a
-//! deleted popbox stops resolving at once. An entry lives at most `domain_cache_max_age`
+//! it, and a daemon resolves many addresses of few domains: with the domain row at hand, a
+//! resolution reads only the forwarder, the popbox and, the first time one is needed, the
+//! catch-all (kept with the row from then on). Only the domain row, its catch-all and "not a
+//! local domain" are kept, never a popbox or a forwarder, so a deleted popbox stops resolving
+//! at once. An entry lives at most `domain_cache_max_age`
 //! (`0` turns the cache off), is dropped on every write through the handle, and never passes
 //! into a forked child: an Exim process starts with an empty cache.
 //!
@@ -17,7 +18,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use crate::store::sql::{DomainRow, RouteRow};
+use crate::store::sql::{CatchAll, DomainRow, RouteRow};
 
 /// Most names remembered (the cache is emptied when full: a bound, not an eviction policy).
 const MAX_ENTRIES: usize = 1024;
@@ -66,6 +67,16 @@ impl DomainCache {
             self.entries.clear();
         }
         self.entries.insert(name.to_string(), (read_at, row));
+    }
+
+    /// Records the catch-all of the domain `name` stands for, read by a resolution after the
+    /// domain row was kept; the entry keeps its age.
+    pub(crate) fn learn_catch_all(&mut self, name: &str, catch_all: &CatchAll) {
+        if let Some((_, Some(row))) = self.entries.get_mut(name) {
+            if row.catch_all == CatchAll::Unread {
+                row.catch_all = catch_all.clone();
+            }
+        }
     }
 
     /// Keeps the route of `local_part@domain` (both normalised) for the next
@@ -142,6 +153,29 @@ mod tests {
         assert_eq!(c.get("old.example"), None);
         c.clear();
         assert_eq!(c.get("example.org"), None);
+    }
+
+    #[test]
+    fn a_catch_all_read_later_is_kept_with_the_entry_and_its_age() {
+        let mut c = DomainCache::new(Duration::from_millis(400));
+        let read_at = Instant::now() - Duration::from_millis(200);
+        c.put("example.org", row(), read_at);
+        let forward = CatchAll::Forward("all@x.example".into());
+        c.learn_catch_all("example.org", &forward);
+        c.learn_catch_all("other.example", &forward);
+        let learnt = c.get("example.org").flatten().map(|r| r.catch_all);
+        assert_eq!(learnt, Some(forward.clone()));
+        assert_eq!(c.get("other.example"), None);
+        // Read once, it is not overwritten by what a later resolution was handed.
+        c.learn_catch_all("example.org", &CatchAll::Absent);
+        let kept = c.get("example.org").flatten().map(|r| r.catch_all);
+        assert_eq!(kept, Some(forward));
+        std::thread::sleep(Duration::from_millis(250));
+        assert_eq!(
+            c.get("example.org"),
+            None,
+            "it expires when the domain row does"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::address::{self, parse_remote_list};
 use crate::error::{Error, Result};
 use crate::mailbox::{unsafe_stored, Mailbox, StoredMailbox};
-use crate::store::sql::{self, RouteRow};
+use crate::store::sql::{self, CatchAll, RouteRow};
 use crate::vmail::Vmail;
 
 /// Which of the seed's routers decided.
@@ -88,7 +88,16 @@ impl Vmail {
         }
         let route = match store.domains.get(&domain) {
             // The domain was read a moment ago: only the forwarder and the popbox are left.
-            Some(Some(row)) => store.read(|db| sql::route_in(db, &row, &local_part))?,
+            Some(Some(row)) => {
+                let route = store.read(|db| sql::route_in(db, &row, &local_part))?;
+                let route = route.ok_or_else(not_local)?;
+                if row.catch_all == CatchAll::Unread {
+                    store
+                        .domains
+                        .learn_catch_all(&domain, &route.domain.catch_all);
+                }
+                route
+            }
             Some(None) => return Err(not_local()),
             None => {
                 let read_at = Instant::now();
@@ -202,7 +211,8 @@ fn decide(route: RouteRow, local_part: String) -> Result<Resolution> {
             mbox_name: mbox_name.as_deref(),
         })?));
     }
-    if let Some(remote) = &row.catch_all {
+    // Never `Unread` here: the probes read the catch-all whenever no forwarder or popbox answers.
+    if let CatchAll::Forward(remote) = &row.catch_all {
         return forward(remote, Rule::CatchAll);
     }
     Err(Error::not_found(format!(

@@ -127,8 +127,13 @@ pub(crate) trait Backend: Send {
     }
     /// Appended to a SELECT inside a transaction to lock the rows it reads.
     fn lock_clause(&self) -> &'static str;
-    /// Which shape of the resolution queries this engine runs fastest.
-    fn probes(&self) -> Probes;
+    /// How this engine's SQL joins strings (the resolution probes return one packed string).
+    fn packing(&self) -> Packing;
+    /// Whether `COALESCE` stops at its first argument that is not NULL without evaluating the
+    /// rest. SQLite's does; MariaDB evaluates every scalar subquery of a statement whose tables
+    /// are all read by key before it runs (measured: `Handler_read_key` is the same whichever
+    /// argument answers), so there the resolution probes come back one column each.
+    fn lazy_coalesce(&self) -> bool;
     /// Whether this server replicates from another, and how far behind it is.
     fn replica_state(&mut self) -> Result<ReplicaState> {
         Ok(ReplicaState::NotReplica)
@@ -139,17 +144,15 @@ pub(crate) trait Backend: Send {
     fn explain(&mut self, sql: &str, params: &[Value]) -> Result<Vec<String>>;
 }
 
-/// How the resolution queries ask for several primary-key probes; the answers are the same,
-/// the engines' planners are not (measured with `bench_sqlite` and MariaDB's
-/// `Handler_read_key`, BENCHMARKS.md).
+/// The one dialect difference of the resolution queries: how a probed row's name and value are
+/// joined into one string (see `sql::pack`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Probes {
-    /// One scalar subquery per table, returning the row's name and value packed in one string:
-    /// MariaDB reads a row once per subquery, and joins on the domain row read that row too.
-    Packed,
-    /// A scalar subquery per column: SQLite runs these 1.5-2.8x faster than the same probes as
-    /// joins, and its repeated probes of a row hit its page cache.
-    Subqueries,
+pub(crate) enum Packing {
+    /// MariaDB: `CONCAT`, `CHAR_LENGTH`, and `CONVERT` to one character set, because a site's
+    /// columns may differ in character set and `CONCAT` refuses to mix them.
+    Concat,
+    /// SQLite: `||` and `length()` (characters, for text).
+    Pipes,
 }
 
 /// Which backend a URL names.

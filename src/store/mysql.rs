@@ -10,7 +10,7 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, OptsBuilder, Params};
 
 use super::servers::ReplicaState;
-use super::{Backend, Probes, Row, StoreKind, Value};
+use super::{Backend, Packing, Row, StoreKind, Value};
 use crate::config::{redact_url, Config};
 use crate::error::{Error, Result};
 
@@ -334,8 +334,12 @@ impl Backend for MysqlBackend {
         " FOR UPDATE"
     }
 
-    fn probes(&self) -> Probes {
-        Probes::Packed
+    fn packing(&self) -> Packing {
+        Packing::Concat
+    }
+
+    fn lazy_coalesce(&self) -> bool {
+        false
     }
 
     fn replica_state(&mut self) -> Result<ReplicaState> {

@@ -7,7 +7,7 @@
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
-use super::{Backend, Probes, Row, StoreKind, Value};
+use super::{Backend, Packing, Row, StoreKind, Value};
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -144,8 +144,12 @@ impl Backend for SqliteBackend {
         ""
     }
 
-    fn probes(&self) -> Probes {
-        Probes::Subqueries
+    fn packing(&self) -> Packing {
+        Packing::Pipes
+    }
+
+    fn lazy_coalesce(&self) -> bool {
+        true
     }
 
     fn tables(&mut self) -> Result<Vec<String>> {
