@@ -165,7 +165,53 @@ fn a_read_ahead_route_is_used_once_and_only_within_the_bound(b: Backend) {
     );
 }
 
+/// A domain check that names an address its forwarder or popbox answers for may leave the
+/// catch-all unread (SQLite's probes stop at the first row found). The first resolution that
+/// needs the catch-all reads it then, and keeps it only as long as the domain row: reading it
+/// later does not extend the bound.
+fn a_catch_all_read_after_the_domain_check_lives_no_longer_than_the_row(b: Backend) {
+    let (fx, admin) = cached_with_example_org(b);
+    admin
+        .add_popbox("example.org", "alice", "pw-secret-1", None)
+        .unwrap();
+    admin
+        .add_forwarder("example.org", "sales", "boss@remote.example")
+        .unwrap();
+    admin
+        .set_catch_all("example.org", "postmaster@remote.example")
+        .unwrap();
+    let v = &fx.vmail;
+    let read_at = Instant::now();
+    assert_eq!(
+        v.local_domain_for("alice", "example.org").unwrap(),
+        "example.org"
+    );
+    assert_eq!(rule(v.resolve("alice@example.org")), Ok(Rule::Popbox));
+    assert_eq!(rule(v.resolve("sales@example.org")), Ok(Rule::Forwarder));
+    std::thread::sleep(MAX_AGE / 2);
+    assert_eq!(rule(v.resolve("nobody@example.org")), Ok(Rule::CatchAll));
+    admin.delete_forwarder("example.org", "_default_").unwrap();
+    while read_at.elapsed() < MAX_AGE {
+        let answer = rule(v.resolve("nobody@example.org"));
+        if read_at.elapsed() < MAX_AGE {
+            assert!(
+                matches!(answer, Ok(Rule::CatchAll) | Err(ErrorKind::NotFound)),
+                "{answer:?}"
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Past the bound of the domain row, and (half a bound later) not yet past a bound counted
+    // from the catch-all's read.
+    assert_eq!(
+        rule(v.resolve("nobody@example.org")),
+        Err(ErrorKind::NotFound)
+    );
+    assert_eq!(rule(v.resolve("alice@example.org")), Ok(Rule::Popbox));
+}
+
 both_backends!(
+    a_catch_all_read_after_the_domain_check_lives_no_longer_than_the_row,
     a_read_ahead_route_is_used_once_and_only_within_the_bound,
     deleted_rows_stop_resolving_within_the_bound,
     writes_through_the_handle_and_zero_age_see_everything_at_once,
